@@ -1,0 +1,200 @@
+/**
+ * The authoring API: what a DAG file imports as `import { dag } from 'weir'`.
+ * Declaring only: building a DAG performs no I/O.
+ *
+ * ```ts
+ * const d = dag({ id: 'stock_prices', params: z.object({ symbol: z.string().default('AMZN') }) });
+ * const extract = d.task({ id: 'extract', retries: 3 }, async (ctx) => fetchPrices(ctx.params.symbol));
+ * const clean = d.task({ id: 'clean', upstream: [extract] }, async (ctx) => cleanRows(ctx.output(extract)));
+ * export default d;
+ * ```
+ */
+import type { DateTime } from 'luxon';
+import type { z } from 'zod';
+import type { TriggerRule } from '../states.ts';
+
+/** A typed reference to a task: `Out` is what the task's function returns. */
+export interface TaskRef<Out = unknown, Id extends string = string> {
+  readonly id: Id;
+  readonly dagId: string;
+  /** Phantom: carries the output type; never set at runtime. */
+  readonly __output?: Out;
+}
+export type OutputOf<T> = T extends TaskRef<infer O, string> ? O : never;
+
+/** A log line kept with the try that wrote it. */
+export interface LogLine {
+  ts: string;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  msg: string;
+  fields?: Record<string, unknown>;
+}
+
+/** The logger a task receives; lines are stored per try and shown by `weir tasks logs`. */
+export interface TaskLogger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** What a task function receives. */
+export interface TaskContext<P = Record<string, unknown>, U extends readonly TaskRef<any, string>[] = readonly TaskRef<any, string>[]> {
+  /** Validated run parameters (schema defaults applied). */
+  readonly params: P;
+  readonly dagId: string;
+  readonly runId: string;
+  readonly taskId: string;
+  /** Start of the data interval (Airflow's logical date). For manual runs: when it was triggered. */
+  readonly logicalDate: DateTime;
+  readonly dataIntervalStart: DateTime;
+  readonly dataIntervalEnd: DateTime;
+  /** 1 on the first try. */
+  readonly tryNumber: number;
+  /** Retries allowed after the first try (Airflow's max_tries). */
+  readonly maxTries: number;
+  readonly log: TaskLogger;
+  /** Aborted on timeout, cancel or worker shutdown. Pass it to fetch/axios/pg. */
+  readonly signal: AbortSignal;
+  /** The stored output of an upstream task, typed by what that task returns. */
+  output<T extends U[number]>(task: T): OutputOf<T>;
+}
+
+/** Retry, timeout and alert options of a task; DAG-level `defaultTaskOptions` fill the gaps. */
+export interface TaskDefaults {
+  /** Retries after the first try. Default 0. */
+  retries?: number;
+  /** Delay before the first retry. Default 1000 ms. */
+  retryDelayMs?: number;
+  /** Double the delay on every retry, with jitter. Default false. */
+  retryExponentialBackoff?: boolean;
+  /** Cap for the retry delay. Default 1 hour. */
+  maxRetryDelayMs?: number;
+  /** Abort the try (through `ctx.signal`) after this long. Default: no timeout. */
+  timeoutMs?: number;
+  /** Email the DAG's recipients when this task is retried. Default false. */
+  emailOnRetry?: boolean;
+}
+
+export interface TaskOptions<Id extends string = string, U extends readonly (TaskRef<any, string> | string)[] = readonly []> extends TaskDefaults {
+  id: Id;
+  description?: string;
+  /** Tasks that must finish first (typed references, or ids as strings). */
+  upstream?: U;
+  /** When the task runs given its upstream states. Default `all_success`. */
+  triggerRule?: TriggerRule;
+}
+
+export type TaskFn<P, U extends readonly TaskRef<any, string>[], R> = (ctx: TaskContext<P, U>) => Promise<R> | R;
+
+/** A task as the engine sees it: options resolved, upstream as ids. */
+export interface TaskDefinition {
+  id: string;
+  description?: string;
+  upstream: string[];
+  triggerRule: TriggerRule;
+  retries: number;
+  retryDelayMs: number;
+  retryExponentialBackoff: boolean;
+  maxRetryDelayMs: number;
+  timeoutMs: number | undefined;
+  emailOnRetry: boolean;
+  fn: (ctx: TaskContext<any, any>) => unknown;
+  /** Problems spotted while declaring (bad upstream values); reported by validation. */
+  declarationProblems: string[];
+}
+
+export interface DagOptions<S extends z.ZodType = z.ZodType> {
+  /** Matches `^[a-z][a-z0-9_]*$`. */
+  id: string;
+  description?: string;
+  tags?: string[];
+  owner?: string;
+  /** zod schema of the run parameters, with defaults. Default: no parameters. */
+  params?: S;
+  defaultTaskOptions?: TaskDefaults;
+  /** Who receives alerts (threshold alerts, failures). */
+  alertRecipients?: string[];
+  /** Email alertRecipients when a task fails for good. Default true when there are recipients. */
+  emailOnFailure?: boolean;
+  /** Cron expression or preset (`@daily`, `@hourly`, ...); none means manual runs only. */
+  schedule?: string | null;
+  /** IANA time zone of the schedule. Default UTC. */
+  timezone?: string;
+  /** ISO date/time (in `timezone`) of the first data interval. */
+  startDate?: string;
+  endDate?: string;
+  /** Create runs for intervals missed while the scheduler was down. Default false. */
+  catchup?: boolean;
+  /** Default 16. */
+  maxActiveRuns?: number;
+  /** Fail a run that has been running longer than this. */
+  dagrunTimeoutMs?: number;
+}
+
+export const ID_PATTERN = /^[a-z][a-z0-9_]*$/;
+
+type Params<S> = S extends z.ZodType ? z.output<S> : Record<string, never>;
+type Resolved<U> = U extends readonly (infer E)[] ? (E extends TaskRef<any, string> ? E : never)[] : never;
+
+const DAG_BRAND = Symbol.for('weir.dag');
+
+/** A DAG under construction; the default export of a DAG file. */
+export class Dag<S extends z.ZodType = z.ZodType> {
+  readonly [DAG_BRAND] = true;
+  readonly id: string;
+  readonly options: DagOptions<S>;
+  readonly tasks = new Map<string, TaskDefinition>();
+  /** Ids declared more than once, for validation. */
+  readonly duplicateTaskIds: string[] = [];
+
+  constructor(options: DagOptions<S>) {
+    this.id = options.id;
+    this.options = options;
+  }
+
+  /** Declare a task. Returns a typed reference for `upstream` and `ctx.output`. */
+  task<const Id extends string, const U extends readonly (TaskRef<any, string> | string)[] = readonly [], R = unknown>(
+    options: TaskOptions<Id, U>,
+    fn: TaskFn<Params<S>, Resolved<U>, R>,
+  ): TaskRef<Awaited<R>, Id> {
+    const defaults = this.options.defaultTaskOptions ?? {};
+    const declarationProblems: string[] = [];
+    const upstream: string[] = [];
+    for (const ref of (options.upstream ?? []) as readonly unknown[]) {
+      if (typeof ref === 'string') upstream.push(ref);
+      else if (ref && typeof ref === 'object' && typeof (ref as TaskRef).id === 'string') {
+        const r = ref as TaskRef;
+        if (r.dagId !== this.id) declarationProblems.push(`upstream "${r.id}" belongs to DAG "${r.dagId}", not "${this.id}"`);
+        upstream.push(r.id);
+      } else declarationProblems.push(`upstream entry ${String(ref)} is neither a task reference nor a task id`);
+    }
+    const definition: TaskDefinition = {
+      id: options.id,
+      description: options.description,
+      upstream,
+      triggerRule: options.triggerRule ?? 'all_success',
+      retries: options.retries ?? defaults.retries ?? 0,
+      retryDelayMs: options.retryDelayMs ?? defaults.retryDelayMs ?? 1000,
+      retryExponentialBackoff: options.retryExponentialBackoff ?? defaults.retryExponentialBackoff ?? false,
+      maxRetryDelayMs: options.maxRetryDelayMs ?? defaults.maxRetryDelayMs ?? 3_600_000,
+      timeoutMs: options.timeoutMs ?? defaults.timeoutMs,
+      emailOnRetry: options.emailOnRetry ?? defaults.emailOnRetry ?? false,
+      fn: fn as TaskDefinition['fn'],
+      declarationProblems,
+    };
+    if (this.tasks.has(options.id)) this.duplicateTaskIds.push(options.id);
+    else this.tasks.set(options.id, definition);
+    return { id: options.id, dagId: this.id } as TaskRef<Awaited<R>, Id>;
+  }
+}
+
+/** Start a DAG. See the module comment for an example. */
+export function dag<S extends z.ZodType = z.ZodType>(options: DagOptions<S>): Dag<S> {
+  return new Dag(options);
+}
+
+/** True for a value built by `dag()`, even from another copy of this module. */
+export function isDag(value: unknown): value is Dag {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[DAG_BRAND] === true;
+}

@@ -1,0 +1,60 @@
+import path from 'node:path';
+import { z } from 'zod';
+import dotenv from 'dotenv';
+import { InputError } from './errors.ts';
+import { registerSecret, maskUrl } from './redact.ts';
+
+/** Environment-driven configuration, validated once and resolved. */
+export interface ResolvedConfig {
+  /** External PostgreSQL; undefined means weir's embedded server. */
+  databaseUrl: string | undefined;
+  /** Folder of DAG files. Default `./dags`. */
+  dagsFolder: string;
+  /** smtp:// or smtps:// URL; undefined means emails go to `${home}/outbox`. */
+  smtpUrl: string | undefined;
+  /** From address for emails. Default `weir@localhost`. */
+  mailFrom: string;
+  /** weir's own folder (embedded database, outbox, caches). Default `./.weir`. */
+  home: string;
+}
+
+const EnvSchema = z.object({
+  WEIR_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  WEIR_DAGS_FOLDER: z.string().min(1).optional(),
+  WEIR_SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
+  WEIR_MAIL_FROM: z.string().min(3).optional(),
+  WEIR_HOME: z.string().min(1).optional(),
+});
+
+let dotenvLoaded = false;
+
+/** Read configuration from the environment (and `.env` in the working directory). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ResolvedConfig {
+  if (!dotenvLoaded && env === process.env) {
+    dotenv.config({ path: path.join(cwd, '.env'), quiet: true });
+    dotenvLoaded = true;
+  }
+  const blankToUndefined = Object.fromEntries(
+    Object.keys(EnvSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
+  );
+  const parsed = EnvSchema.safeParse(blankToUndefined);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new InputError('bad_config', `configuration ${String(issue.path[0])}: ${issue.message}`);
+  }
+  const e = parsed.data;
+  if (e.WEIR_DATABASE_URL) registerSecret(new URL(e.WEIR_DATABASE_URL).password);
+  if (e.WEIR_SMTP_URL) registerSecret(decodeURIComponent(new URL(e.WEIR_SMTP_URL).password));
+  return {
+    databaseUrl: e.WEIR_DATABASE_URL,
+    dagsFolder: path.resolve(cwd, e.WEIR_DAGS_FOLDER ?? 'dags'),
+    smtpUrl: e.WEIR_SMTP_URL,
+    mailFrom: e.WEIR_MAIL_FROM ?? 'weir@localhost',
+    home: path.resolve(cwd, e.WEIR_HOME ?? '.weir'),
+  };
+}
+
+/** A connection URL fit for printing. */
+export function describeDatabase(url: string): string {
+  return maskUrl(url);
+}
