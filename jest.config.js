@@ -7,6 +7,7 @@ export default {
   },
   moduleNameMapper: { '^weir$': '<rootDir>/runtime/index.ts' },
   testMatch: ['<rootDir>/tests/**/*.test.ts'],
+  setupFiles: ['<rootDir>/tests/setup-env.ts'],
   globalSetup: '<rootDir>/tests/global-setup.ts',
   globalTeardown: '<rootDir>/tests/global-teardown.ts',
   testTimeout: 60000,

@@ -1,0 +1,83 @@
+/**
+ * Opening weir's database: WEIR_DATABASE_URL when set, otherwise the embedded
+ * server (whose `weir` database is created and migrated on first use).
+ */
+import pg from 'pg';
+import type { ResolvedConfig } from '../config.ts';
+import { ensureEmbeddedPostgres } from './embedded.ts';
+import { assertMigrated, migrate } from './migrator.ts';
+import { logger } from '../log.ts';
+import { WeirError, toError } from '../errors.ts';
+import { maskUrl } from '../redact.ts';
+
+// timestamptz as Date, bigint counts as numbers (they are counts, far below 2^53).
+pg.types.setTypeParser(20, (v) => Number(v));
+
+export interface Database {
+  url: string;
+  pool: pg.Pool;
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** Apply pending migrations (default: only for the embedded database). */
+  migrate?: boolean;
+  /** Pool size. Default 10. */
+  poolMax?: number;
+  applicationName?: string;
+}
+
+async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!rowCount) {
+      await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`).catch((err: { code?: string }) => {
+        if (err.code !== '42P04' && err.code !== '23505') throw err; // created concurrently
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/** Resolve the database URL, starting the embedded server when needed. */
+export async function resolveDatabaseUrl(config: ResolvedConfig): Promise<{ url: string; embedded: boolean }> {
+  if (config.databaseUrl) return { url: config.databaseUrl, embedded: false };
+  const server = await ensureEmbeddedPostgres(config.home);
+  await ensureDatabase(server.url, 'weir');
+  const url = new URL(server.url);
+  url.pathname = '/weir';
+  return { url: url.toString(), embedded: true };
+}
+
+export async function openDatabase(config: ResolvedConfig, options: OpenOptions = {}): Promise<Database> {
+  const { url, embedded } = await resolveDatabaseUrl(config);
+  return openDatabaseUrl(url, { ...options, migrate: options.migrate ?? embedded }, embedded);
+}
+
+export async function openDatabaseUrl(url: string, options: OpenOptions = {}, embedded = false): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: options.poolMax ?? 10, application_name: options.applicationName ?? 'weir' });
+  pool.on('error', (err) => logger.warn({ err: toError(err).message }, 'idle database connection failed'));
+  try {
+    await pool.query('SELECT 1');
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw new WeirError('db_unreachable', `cannot connect to PostgreSQL at ${maskUrl(url)}: ${toError(err).message}`, { exitCode: 2, cause: err });
+  }
+  if (options.migrate) await migrate(pool);
+  else await assertMigrated(pool);
+  let closed = false;
+  return {
+    url,
+    pool,
+    embedded,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+    },
+  };
+}

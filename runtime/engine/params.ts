@@ -1,0 +1,69 @@
+/**
+ * Run parameters from the CLI (`--conf JSON`, `-p key=value`), validated against
+ * the DAG's zod schema before anything is created. Every failure is an
+ * InputError (exit 2) whose one line names the field and why.
+ */
+import { z } from 'zod';
+import type { Dag } from '../authoring/dag.ts';
+import { InputError } from '../errors.ts';
+
+export interface ConfInput {
+  /** JSON object text from `--conf`. */
+  conf?: string;
+  /** `key=value` pairs from `-p`; values are JSON when they parse, strings otherwise. */
+  pairs?: string[];
+}
+
+/** Keys a DAG's params schema declares (undefined when it is not an object schema). */
+export function paramKeys(dag: Dag): string[] | undefined {
+  const schema = dag.options.params as unknown as { shape?: Record<string, unknown> } | undefined;
+  if (!schema) return [];
+  return schema.shape ? Object.keys(schema.shape) : undefined;
+}
+
+export function parseConf(dag: Dag, input: ConfInput): Record<string, unknown> {
+  let raw: Record<string, unknown> = {};
+  if (input.conf !== undefined && input.conf.trim() !== '') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(input.conf);
+    } catch (err) {
+      throw new InputError('bad_conf_json', `--conf is not valid JSON: ${(err as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InputError('bad_conf_json', '--conf must be a JSON object, e.g. \'{"symbol": "AAPL"}\'');
+    raw = parsed as Record<string, unknown>;
+  }
+  const keys = paramKeys(dag);
+  for (const pair of input.pairs ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new InputError('bad_param', `-p ${pair}: expected key=value`);
+    const key = pair.slice(0, eq);
+    const text = pair.slice(eq + 1);
+    if (keys && !keys.includes(key)) throw new InputError('unknown_param', `-p ${key}: DAG "${dag.id}" has no parameter "${key}"${keys.length ? ` (its parameters: ${keys.join(', ')})` : ' (it takes no parameters)'}`);
+    let value: unknown = text;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      value = text;
+    }
+    raw[key] = value;
+  }
+  return validateParams(dag, raw);
+}
+
+/** Apply the schema (defaults included); unknown keys are refused, not silently dropped. */
+export function validateParams(dag: Dag, raw: Record<string, unknown>): Record<string, unknown> {
+  const keys = paramKeys(dag);
+  if (keys) {
+    const unknown = Object.keys(raw).filter((k) => !keys.includes(k));
+    if (unknown.length) throw new InputError('unknown_param', `param "${unknown[0]}": DAG "${dag.id}" has no such parameter${keys.length ? ` (its parameters: ${keys.join(', ')})` : ' (it takes no parameters)'}`);
+  }
+  const schema = (dag.options.params ?? z.object({})) as z.ZodType;
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const field = issue.path.length ? issue.path.join('.') : '(params)';
+    throw new InputError('invalid_params', `param "${field}": ${issue.message}`);
+  }
+  return (result.data ?? {}) as Record<string, unknown>;
+}

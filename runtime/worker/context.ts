@@ -1,0 +1,66 @@
+/**
+ * The context a task function receives, and the logger whose lines are kept
+ * with the try that wrote them.
+ */
+import { DateTime } from 'luxon';
+import type { LogLine, TaskContext, TaskLogger, TaskRef } from '../authoring/dag.ts';
+import { NonRetryableError } from '../errors.ts';
+import { redact } from '../redact.ts';
+
+/** Lines kept per try; beyond this the oldest are dropped (a try's log is not a data channel). */
+export const MAX_LOG_LINES = 5000;
+
+export function createTaskLogger(lines: LogLine[], echo?: (line: LogLine) => void): TaskLogger {
+  const write = (level: LogLine['level']) => (msg: string, fields?: Record<string, unknown>) => {
+    const line: LogLine = { ts: new Date().toISOString(), level, msg: redact(String(msg)) };
+    if (fields && Object.keys(fields).length) line.fields = JSON.parse(redact(JSON.stringify(fields))) as Record<string, unknown>;
+    if (lines.length >= MAX_LOG_LINES) lines.shift();
+    lines.push(line);
+    echo?.(line);
+  };
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+}
+
+export interface ContextInput {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  params: Record<string, unknown>;
+  logicalDate: Date;
+  dataIntervalStart: Date;
+  dataIntervalEnd: Date;
+  tryNumber: number;
+  maxTries: number;
+  timezone: string;
+  upstream: string[];
+  outputs: Map<string, unknown>;
+  log: TaskLogger;
+  signal: AbortSignal;
+}
+
+export function createTaskContext(input: ContextInput): TaskContext<any, any> {
+  const zone = input.timezone;
+  return {
+    params: input.params,
+    dagId: input.dagId,
+    runId: input.runId,
+    taskId: input.taskId,
+    logicalDate: DateTime.fromJSDate(input.logicalDate, { zone }),
+    dataIntervalStart: DateTime.fromJSDate(input.dataIntervalStart, { zone }),
+    dataIntervalEnd: DateTime.fromJSDate(input.dataIntervalEnd, { zone }),
+    tryNumber: input.tryNumber,
+    maxTries: input.maxTries,
+    log: input.log,
+    signal: input.signal,
+    output(task: TaskRef) {
+      const id = typeof task === 'string' ? task : task?.id;
+      if (!input.upstream.includes(id)) {
+        throw new NonRetryableError(`task "${input.taskId}" read the output of "${id}", which is not one of its upstream tasks (${input.upstream.join(', ') || 'none'}); add it to \`upstream\``);
+      }
+      if (!input.outputs.has(id)) {
+        throw new NonRetryableError(`task "${input.taskId}" read the output of "${id}", but "${id}" did not succeed in this run (skipped or failed upstream)`);
+      }
+      return input.outputs.get(id) as never;
+    },
+  };
+}

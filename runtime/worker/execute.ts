@@ -1,0 +1,58 @@
+/**
+ * Running one try of a task function: timeout through the signal, control-flow
+ * errors (SkipTask, NonRetryableError), and the stored-output size limit.
+ */
+import type { TaskDefinition, TaskContext } from '../authoring/dag.ts';
+import { NonRetryableError, SkipTask, toError } from '../errors.ts';
+import type { TryOutcome } from '../engine/runs.ts';
+
+/**
+ * Largest task output stored, as JSON: 1 MiB. Outputs are for small results
+ * (counts, ids, summaries); stage bulk data in a table and return its name.
+ */
+export const MAX_OUTPUT_BYTES = 1024 * 1024;
+
+export class TaskTimeoutError extends Error {
+  constructor(timeoutMs: number) {
+    super(`task timed out after ${timeoutMs} ms (timeoutMs)`);
+    this.name = 'TaskTimeoutError';
+  }
+}
+
+/** Run the task function; never throws. `controller` is aborted on timeout, cancel or shutdown. */
+export async function runTry(task: TaskDefinition, ctx: TaskContext<any, any>, controller: AbortController): Promise<TryOutcome> {
+  let timer: NodeJS.Timeout | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    const onAbort = () => reject(controller.signal.reason instanceof Error ? controller.signal.reason : new Error(String(controller.signal.reason ?? 'aborted')));
+    if (controller.signal.aborted) onAbort();
+    else controller.signal.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => {});
+  if (task.timeoutMs !== undefined) timer = setTimeout(() => controller.abort(new TaskTimeoutError(task.timeoutMs!)), task.timeoutMs);
+  try {
+    // A task that ignores its signal still loses the race: its try ends at the timeout.
+    const result = await Promise.race([Promise.resolve().then(() => task.fn(ctx)), aborted]);
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(result ?? null);
+    } catch (err) {
+      return { kind: 'failed', error: new NonRetryableError(`output of task "${task.id}" is not JSON-serialisable: ${toError(err).message}`), retryable: false };
+    }
+    const bytes = Buffer.byteLength(json, 'utf8');
+    if (bytes > MAX_OUTPUT_BYTES) {
+      return {
+        kind: 'failed',
+        error: new NonRetryableError(`output of task "${task.id}" is ${bytes} bytes, over the ${MAX_OUTPUT_BYTES}-byte limit for stored outputs; stage large data in a table and return its name or a summary instead`),
+        retryable: false,
+      };
+    }
+    return { kind: 'success', output: JSON.parse(json) };
+  } catch (thrown) {
+    const error = toError(thrown);
+    if (error instanceof SkipTask || error.name === 'SkipTask') return { kind: 'skipped', message: error.message };
+    const retryable = !(error instanceof NonRetryableError || error.name === 'NonRetryableError');
+    return { kind: 'failed', error, retryable };
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}

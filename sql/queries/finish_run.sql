@@ -1,0 +1,11 @@
+-- finish_run: the last task instance finished; the run fails if any leaf failed
+-- or is upstream_failed (Airflow's rule). $1 run_id
+UPDATE weir.dag_run r SET
+  state = CASE WHEN EXISTS (
+    SELECT 1 FROM weir.task_instance ti
+    WHERE ti.run_id = r.run_id AND ti.task_id = ANY(r.leaves) AND ti.state IN ('failed', 'upstream_failed')
+  ) THEN 'failed'::weir.run_state ELSE 'success'::weir.run_state END,
+  start_date = coalesce(r.start_date, now()),
+  end_date = now()
+WHERE r.run_id = $1 AND r.state IN ('queued', 'running')
+RETURNING r.state, r.dag_id
