@@ -1,0 +1,399 @@
+/**
+ * The `weir` CLI (commander). Every command that prints data takes `--json`
+ * (one JSON document on stdout, nothing else there; logs go to stderr).
+ * Exit codes: 0 success, 1 a run or task failed, 2 bad usage or bad input.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import crypto from 'node:crypto';
+import { DateTime } from 'luxon';
+import { Session } from './session.ts';
+import { InputError, WeirError, toError } from '../errors.ts';
+import { redact } from '../redact.ts';
+import { sql } from '../database/sql.ts';
+import { migrate } from '../database/migrator.ts';
+import { parseConf } from '../engine/params.ts';
+import { cancelRun, clearRun, createRun } from '../engine/runs.ts';
+import { Worker } from '../worker/worker.ts';
+import { createTaskContext, createTaskLogger } from '../worker/context.ts';
+import { runTry } from '../worker/execute.ts';
+import { followRun } from './progress.ts';
+import { table, duration, time, oneLine } from './render.ts';
+import { ensureQueue } from '../queue.ts';
+import { logger } from '../log.ts';
+import type { LogLine } from '../authoring/dag.ts';
+import { RunState } from '../states.ts';
+
+function print(json: boolean, value: unknown, text: () => string): void {
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function positiveInt(name: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new InputError('bad_option', `${name} must be a positive integer, got "${value}"`);
+    return n;
+  };
+}
+
+/** Build the program; `session` is created on first use so `--help` opens nothing. */
+export function buildProgram(getSession: () => Session, setExit: (code: number) => void): Command {
+  const program = new Command('weir')
+    .description('Airflow-style DAG scheduler for Node.js: TypeScript DAGs run on PostgreSQL')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  const db = program.command('db').description('weir\'s own database');
+  db.command('migrate')
+    .description('apply weir\'s migrations and pg-boss\'s schema (idempotent)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const session = getSession();
+      const database = await session.database({ migrate: false }).catch(async (err) => {
+        if ((err as WeirError).code !== 'not_migrated') throw err;
+        return undefined;
+      });
+      let applied: string[];
+      if (database) applied = await migrate(database.pool);
+      else {
+        const { resolveDatabaseUrl, openDatabaseUrl } = await import('../database/connect.ts');
+        const { url } = await resolveDatabaseUrl(session.config);
+        const fresh = await openDatabaseUrl(url, { migrate: false }).catch(() => undefined);
+        const pgPool = fresh?.pool ?? new (await import('pg')).default.Pool({ connectionString: url });
+        applied = await migrate(pgPool);
+        await pgPool.end();
+      }
+      const engine = await session.engine();
+      await ensureQueue(engine.boss, 'weir_task');
+      await ensureQueue(engine.boss, 'weir_alert');
+      print(Boolean(opts.json), { applied }, () => (applied.length ? `applied ${applied.join(', ')}` : 'weir\'s schema is up to date'));
+    });
+
+  const dags = program.command('dags').description('DAG files');
+  dags.command('list')
+    .description('every DAG in WEIR_DAGS_FOLDER, with broken files and their errors')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const loaded = await getSession().dags();
+      const rows = [...loaded.dags.values()].map((g) => ({
+        dag_id: g.dag.id,
+        file: g.file,
+        schedule: g.dag.options.schedule ?? null,
+        timezone: g.dag.options.timezone ?? 'UTC',
+        tags: g.dag.options.tags ?? [],
+        owner: g.dag.options.owner ?? null,
+        tasks: g.tasks.size,
+        errors: [] as string[],
+      }));
+      const broken = [...loaded.broken].map(([file, errors]) => ({ file, errors }));
+      print(Boolean(opts.json), { dags: rows, broken }, () => {
+        const main = table(['dag_id', 'schedule', 'timezone', 'tasks', 'owner', 'tags', 'file'], rows.map((r) => [r.dag_id, r.schedule ?? 'manual', r.timezone, r.tasks, r.owner, r.tags.join(','), r.file]));
+        const errs = broken.map((b) => `BROKEN ${b.file}\n${b.errors.map((e) => `  ${e}`).join('\n')}`).join('\n');
+        return errs ? `${main}\n\n${errs}` : main;
+      });
+      if (broken.length) setExit(1);
+    });
+  dags.command('show <dag_id>')
+    .description('tasks, edges, schedule and params of one DAG')
+    .option('--json', 'print JSON')
+    .action(async (dagId: string, opts: { json?: boolean }) => {
+      const g = await getSession().dag(dagId);
+      const params = describeParams(g.dag.options.params);
+      const value = {
+        dag_id: g.dag.id,
+        description: g.dag.options.description ?? null,
+        file: g.file,
+        schedule: g.dag.options.schedule ?? null,
+        timezone: g.dag.options.timezone ?? 'UTC',
+        tags: g.dag.options.tags ?? [],
+        owner: g.dag.options.owner ?? null,
+        params,
+        tasks: g.order.map((id) => {
+          const t = g.tasks.get(id)!;
+          return { task_id: id, upstream: t.upstream, downstream: g.downstream.get(id) ?? [], trigger_rule: t.triggerRule, retries: t.retries, timeout_ms: t.timeoutMs ?? null };
+        }),
+      };
+      print(Boolean(opts.json), value, () => {
+        const lines = [`${g.dag.id}${g.dag.options.description ? ` — ${g.dag.options.description}` : ''}`, `  file: ${g.file}`, `  schedule: ${value.schedule ?? 'manual only'} (${value.timezone})`];
+        if (params.length) lines.push('  params:', ...params.map((p) => `    ${p.name}: ${p.type}${p.default !== undefined ? ` = ${JSON.stringify(p.default)}` : ''}`));
+        lines.push('  tasks:');
+        const printed = new Set<string>();
+        const walk = (id: string, depth: number) => {
+          const t = g.tasks.get(id)!;
+          const extra = [t.triggerRule !== 'all_success' ? t.triggerRule : '', t.retries ? `retries=${t.retries}` : ''].filter(Boolean).join(', ');
+          const seen = printed.has(id);
+          lines.push(`${'    '.repeat(depth)}  └─ ${id}${extra ? ` [${extra}]` : ''}${seen ? ' (see above)' : ''}`);
+          if (seen) return;
+          printed.add(id);
+          for (const d of g.downstream.get(id) ?? []) walk(d, depth + 1);
+        };
+        for (const r of g.roots) walk(r, 1);
+        return lines.join('\n');
+      });
+    });
+  dags.command('test <dag_id>')
+    .description('run the whole DAG in this process against the real database (like Airflow\'s `dags test`)')
+    .option('--conf <json>', 'run parameters as a JSON object')
+    .option('-p, --param <key=value>', 'one run parameter (repeatable)', collect)
+    .option('--json', 'print JSON')
+    .action(async (dagId: string, opts: { conf?: string; param?: string[]; json?: boolean }) => {
+      const session = getSession();
+      const graph = await session.dag(dagId);
+      const conf = parseConf(graph.dag, { conf: opts.conf, pairs: opts.param });
+      const engine = await session.engine();
+      // A private queue: only this process runs the test run's tasks.
+      const queue = `weir_test_${crypto.randomBytes(4).toString('hex')}`;
+      const worker = new Worker(engine, await session.dags(), { queue, concurrency: 8, shutdownGraceMs: 1000 });
+      await worker.start();
+      try {
+        const now = new Date();
+        const created = await createRun(engine, graph, { runType: 'test', conf, logicalDate: now, dataIntervalStart: now, dataIntervalEnd: now, queue });
+        if (!created) throw new WeirError('run_exists', 'test run was not created');
+        const state = await followRun(engine.url, engine.pool, created.runId);
+        await printRun(engine.pool, created.runId, Boolean(opts.json));
+        if (state !== 'success') setExit(1);
+      } finally {
+        await worker.stop();
+        await engine.boss.deleteQueue(queue).catch(() => {});
+      }
+    });
+
+  program.command('trigger <dag_id>')
+    .description('create a run now (manual), validated against the DAG\'s params')
+    .option('--conf <json>', 'run parameters as a JSON object')
+    .option('-p, --param <key=value>', 'one run parameter (repeatable); values parse as JSON when they can', collect)
+    .option('--wait', 'follow the run and exit 0 on success, 1 on failure')
+    .option('--json', 'print JSON')
+    .action(async (dagId: string, opts: { conf?: string; param?: string[]; wait?: boolean; json?: boolean }) => {
+      const session = getSession();
+      const graph = await session.dag(dagId);
+      // Everything is validated before the database is touched: no run on bad input.
+      const conf = parseConf(graph.dag, { conf: opts.conf, pairs: opts.param });
+      const engine = await session.engine();
+      const now = new Date();
+      const created = await createRun(engine, graph, { runType: 'manual', conf, logicalDate: now, dataIntervalStart: now, dataIntervalEnd: now });
+      if (!created) throw new WeirError('run_exists', 'run was not created');
+      if (!opts.wait) {
+        print(Boolean(opts.json), { run_id: created.runId, dag_id: dagId, state: 'queued', conf }, () => `created run ${created.runId} (queued)${created.admitted ? '' : ' — waiting for a slot: maxActiveRuns reached'}`);
+        return;
+      }
+      if (!opts.json) process.stderr.write(`created run ${created.runId}\n`);
+      const state = await followRun(engine.url, engine.pool, created.runId);
+      await printRun(engine.pool, created.runId, Boolean(opts.json));
+      if (state !== 'success') setExit(1);
+    });
+
+  const runs = program.command('runs').description('DAG runs');
+  runs.command('list')
+    .description('newest runs first')
+    .option('--dag <dag_id>', 'only this DAG')
+    .addOption(new Option('--state <state>', 'only this state').choices(Object.values(RunState)))
+    .option('--limit <n>', 'at most n runs', positiveInt('--limit'), 25)
+    .option('--json', 'print JSON')
+    .action(async (opts: { dag?: string; state?: string; limit: number; json?: boolean }) => {
+      const { pool } = await getSession().database();
+      const { rows } = await pool.query(sql('list_runs'), [opts.dag ?? null, opts.state ?? null, opts.limit]);
+      print(Boolean(opts.json), { runs: rows }, () =>
+        rows.length
+          ? table(['run_id', 'dag_id', 'type', 'state', 'logical_date', 'started', 'duration'], rows.map((r) => [r.run_id, r.dag_id, r.run_type, r.state, time(r.logical_date), time(r.start_date), duration(r.duration_ms)]))
+          : 'no runs');
+    });
+  runs.command('show <run_id>')
+    .description('a run and every task instance: state, tries, start, end, duration, last error')
+    .option('--json', 'print JSON')
+    .action(async (runId: string, opts: { json?: boolean }) => {
+      const { pool } = await getSession().database();
+      const state = await printRun(pool, runId, Boolean(opts.json));
+      if (state === 'failed') setExit(1);
+    });
+  runs.command('cancel <run_id>')
+    .description('fail a run: running tasks are aborted, tasks not started are skipped')
+    .option('--json', 'print JSON')
+    .action(async (runId: string, opts: { json?: boolean }) => {
+      const session = getSession();
+      const engine = await session.engine();
+      const run = await getRun(engine.pool, runId);
+      const graph = (await session.dags()).dags.get(run.dag_id);
+      const cancelled = await cancelRun(engine, graph, runId);
+      print(Boolean(opts.json), { run_id: runId, cancelled }, () => (cancelled ? `cancelled run ${runId}` : `run ${runId} had already finished (${run.state}); nothing to cancel`));
+    });
+
+  program.command('clear <run_id>')
+    .description('re-run the tasks of a finished run (with --failed: only failed ones) and everything downstream')
+    .option('--failed', 'only failed and upstream_failed tasks')
+    .option('--json', 'print JSON')
+    .action(async (runId: string, opts: { failed?: boolean; json?: boolean }) => {
+      const session = getSession();
+      const engine = await session.engine();
+      const run = await getRun(engine.pool, runId);
+      const graph = await session.dag(run.dag_id);
+      const cleared = await clearRun(engine, graph, runId, Boolean(opts.failed));
+      print(Boolean(opts.json), { run_id: runId, cleared }, () => (cleared.length ? `cleared ${cleared.length} task(s) of ${runId}: ${cleared.join(', ')}` : 'nothing to clear'));
+    });
+
+  const tasks = program.command('tasks').description('task instances');
+  tasks.command('logs <run_id> <task_id>')
+    .description('log lines of a task instance\'s tries (default: the last try)')
+    .option('--try <n>', 'this try number', positiveInt('--try'))
+    .option('--all', 'every try')
+    .option('--json', 'print JSON')
+    .action(async (runId: string, taskId: string, opts: { try?: number; all?: boolean; json?: boolean }) => {
+      const { pool } = await getSession().database();
+      await getRun(pool, runId);
+      const { rows } = await pool.query(sql('task_tries'), [runId, taskId]);
+      if (!rows.length) throw new InputError('no_tries', `task "${taskId}" of run ${runId} has no recorded tries (unknown task, or not run yet)`);
+      const chosen = opts.all ? rows : opts.try ? rows.filter((r) => r.try_number === opts.try) : [rows[rows.length - 1]];
+      if (!chosen.length) throw new InputError('no_try', `task "${taskId}" of run ${runId} has no try ${opts.try} (tries: ${rows.map((r) => r.try_number).join(', ')})`);
+      print(Boolean(opts.json), { run_id: runId, task_id: taskId, tries: chosen }, () =>
+        chosen.map((t) => [
+          `--- try ${t.try_number}: ${t.state} (${time(t.start_date)} → ${time(t.end_date)}, ${duration(t.duration_ms)}${t.hostname ? `, ${t.hostname}` : ''})`,
+          ...(t.logs as LogLine[]).map((l) => `${l.ts} ${l.level.toUpperCase().padEnd(5)} ${l.msg}${l.fields ? ` ${JSON.stringify(l.fields)}` : ''}`),
+          ...(t.error ? [`error: ${t.error}`, ...(t.error_stack ? [t.error_stack] : [])] : []),
+        ].join('\n')).join('\n'));
+    });
+  tasks.command('test <dag_id> <task_id>')
+    .description('run one task in this process; nothing is written to the database')
+    .option('--conf <json>', 'run parameters as a JSON object')
+    .option('-p, --param <key=value>', 'one run parameter (repeatable)', collect)
+    .option('--outputs <json>', 'outputs of upstream tasks, as {"task_id": value}')
+    .option('--json', 'print JSON')
+    .action(async (dagId: string, taskId: string, opts: { conf?: string; param?: string[]; outputs?: string; json?: boolean }) => {
+      const graph = await getSession().dag(dagId);
+      const task = graph.tasks.get(taskId);
+      if (!task) throw new InputError('unknown_task', `DAG "${dagId}" has no task "${taskId}" (tasks: ${graph.order.join(', ')})`);
+      const params = parseConf(graph.dag, { conf: opts.conf, pairs: opts.param });
+      let outputs: Record<string, unknown> = {};
+      if (opts.outputs) {
+        try {
+          outputs = JSON.parse(opts.outputs) as Record<string, unknown>;
+        } catch (err) {
+          throw new InputError('bad_outputs_json', `--outputs is not valid JSON: ${(err as Error).message}`);
+        }
+      }
+      const logs: LogLine[] = [];
+      const log = createTaskLogger(logs, opts.json ? undefined : (l) => process.stderr.write(`${l.level.toUpperCase().padEnd(5)} ${l.msg}${l.fields ? ` ${JSON.stringify(l.fields)}` : ''}\n`));
+      const now = new Date();
+      const controller = new AbortController();
+      const ctx = createTaskContext({
+        dagId, runId: `test__${now.toISOString()}`, taskId, params, logicalDate: now, dataIntervalStart: now, dataIntervalEnd: now,
+        tryNumber: 1, maxTries: task.retries, timezone: graph.dag.options.timezone ?? 'UTC', upstream: task.upstream,
+        outputs: new Map(Object.entries(outputs)), log, signal: controller.signal,
+      });
+      const outcome = await runTry(task, ctx, controller);
+      const state = outcome.kind;
+      print(Boolean(opts.json), { dag_id: dagId, task_id: taskId, state, output: outcome.kind === 'success' ? outcome.output : null, error: outcome.kind === 'failed' ? outcome.error.message : outcome.kind === 'skipped' ? outcome.message : null, logs }, () =>
+        outcome.kind === 'success' ? `${taskId}: success\n${JSON.stringify(outcome.output, null, 2)}` : outcome.kind === 'skipped' ? `${taskId}: skipped (${outcome.message})` : `${taskId}: failed: ${outcome.error.message}`);
+      if (outcome.kind === 'failed') setExit(1);
+    });
+
+  program.command('worker')
+    .description('execute tasks until stopped (SIGTERM/SIGINT drain in-flight tasks first)')
+    .option('-c, --concurrency <n>', 'tasks run at once', positiveInt('--concurrency'))
+    .option('--queue <name>', 'pg-boss queue to work', 'weir_task')
+    .action(async (opts: { concurrency?: number; queue: string }) => {
+      const session = getSession();
+      const loaded = await session.dags();
+      for (const [file, errors] of loaded.broken) logger.error({ file, errors }, 'broken DAG file skipped');
+      const engine = await session.engine({ supervise: true, bossMax: 6 });
+      const worker = new Worker(engine, loaded, { concurrency: opts.concurrency, queue: opts.queue });
+      await worker.start();
+      await waitForSignal(() => worker.stop());
+    });
+
+  return program;
+}
+
+async function waitForSignal(stop: () => Promise<void>): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const handler = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'stopping');
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+      stop().finally(resolve);
+    };
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
+  });
+}
+
+interface RunRow {
+  run_id: string;
+  dag_id: string;
+  state: string;
+  run_type: string;
+  logical_date: Date;
+  data_interval_start: Date;
+  data_interval_end: Date;
+  conf: unknown;
+  start_date: Date | null;
+  end_date: Date | null;
+  duration_ms: number | null;
+  note: string | null;
+}
+
+async function getRun(pool: import('pg').Pool, runId: string): Promise<RunRow> {
+  const { rows } = await pool.query<RunRow>(sql('get_run'), [runId]);
+  if (!rows[0]) throw new InputError('unknown_run', `unknown run "${runId}" (see \`weir runs list\`)`);
+  return rows[0];
+}
+
+async function printRun(pool: import('pg').Pool, runId: string, json: boolean): Promise<string> {
+  const run = await getRun(pool, runId);
+  const { rows } = await pool.query(sql('run_task_instances'), [runId]);
+  print(json, { ...run, task_instances: rows }, () => [
+    `run ${run.run_id} (${run.dag_id}, ${run.run_type}): ${run.state}${run.note ? ` — ${run.note}` : ''}`,
+    `  logical date ${DateTime.fromJSDate(run.logical_date).toUTC().toISO()}, interval [${time(run.data_interval_start)}, ${time(run.data_interval_end)}), duration ${duration(run.duration_ms)}`,
+    '',
+    table(['task_id', 'state', 'tries', 'start', 'end', 'duration', 'last error'], rows.map((r) => [r.task_id, r.state, `${r.try_number}/${r.max_tries + 1}`, time(r.start_date), time(r.end_date), duration(r.duration_ms), oneLine(r.last_error)])),
+  ].join('\n'));
+  return run.state;
+}
+
+function describeParams(schema: unknown): { name: string; type: string; default?: unknown }[] {
+  const shape = (schema as { shape?: Record<string, unknown> } | undefined)?.shape;
+  if (!shape) return [];
+  return Object.entries(shape).map(([name, field]) => {
+    const f = field as { def?: { type?: string; defaultValue?: unknown; innerType?: unknown }; type?: string; safeParse?: (v: unknown) => { success: boolean; data?: unknown } };
+    let type = f.def?.type ?? f.type ?? 'unknown';
+    let def: unknown;
+    let inner: unknown = f;
+    while (inner && ['default', 'optional', 'nullable', 'prefault'].includes((inner as { def?: { type?: string } }).def?.type ?? '')) {
+      const d = (inner as { def: { type: string; defaultValue?: unknown; innerType?: unknown } }).def;
+      if (d.type === 'default') def = typeof d.defaultValue === 'function' ? (d.defaultValue as () => unknown)() : d.defaultValue;
+      if (d.type === 'optional') type = `${type}?`;
+      inner = d.innerType;
+    }
+    const base = (inner as { def?: { type?: string } })?.def?.type ?? type;
+    return { name, type: base + (type.endsWith('?') ? '?' : ''), ...(def !== undefined ? { default: def } : {}) };
+  });
+}
+
+/** Run the CLI; returns the exit code. Errors become one line on stderr. */
+export async function main(argv: string[]): Promise<number> {
+  let session: Session | undefined;
+  let exitCode = 0;
+  const program = buildProgram(() => (session ??= new Session()), (code) => (exitCode = Math.max(exitCode, code)));
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return 2; // commander already printed the message
+    }
+    const e = toError(err);
+    const message = redact(e.message);
+    if (e instanceof WeirError) {
+      process.stderr.write(`weir: ${message.split('\n').join('\nweir: ')}\n`);
+      return e.exitCode;
+    }
+    process.stderr.write(`weir: ${message}\n`);
+    if (process.env.WEIR_DEBUG) process.stderr.write(`${e.stack}\n`);
+    return 1;
+  } finally {
+    await session?.close();
+  }
+}
