@@ -17,6 +17,7 @@ export const CANCEL_CHANNEL = 'weir_cancel';
 
 /** What a task job carries. */
 export interface TaskJobData {
+  dagId: string;
   runId: string;
   taskId: string;
   /** The try this job starts (1-based). */

@@ -4,7 +4,7 @@
  * notification; the display itself refreshes on a short timer.
  */
 import type pg from 'pg';
-import logUpdate from 'log-update';
+import { createLogUpdate } from 'log-update';
 import { waitForRunEnd } from '../engine/wait.ts';
 import { STATE_SYMBOL, duration } from './render.ts';
 import type { RunState } from '../states.ts';
@@ -22,7 +22,7 @@ export async function followRun(url: string, pool: pg.Pool, runId: string, optio
   const seen = new Map<string, string>();
   const started = Date.now();
   let warnedNoWorker = false;
-  const draw = tty ? logUpdate.create(out) : undefined;
+  const draw = tty ? createLogUpdate(out) : undefined;
 
   const render = async () => {
     const { rows } = await pool.query<Row>('SELECT task_id, state, try_number, duration_ms FROM weir.task_instance WHERE run_id = $1 ORDER BY start_date NULLS LAST, task_id', [runId]);

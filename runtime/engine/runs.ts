@@ -11,7 +11,7 @@ import type { PgBoss } from 'pg-boss';
 import { evaluateTriggerRule } from '../authoring/trigger-rules.ts';
 import type { DagGraph } from '../loader/graph.ts';
 import { sql } from '../database/sql.ts';
-import { ALERT_QUEUE, CANCEL_CHANNEL, TASK_QUEUE, enqueueTries, ensureQueue, bossDb } from '../queue.ts';
+import { ALERT_QUEUE, CANCEL_CHANNEL, TASK_QUEUE, enqueueTries, ensureQueue, bossDb, type TaskJobData } from '../queue.ts';
 import { withTransaction } from './transaction.ts';
 import { retryDelayMs } from './retry-delay.ts';
 import { logger } from '../log.ts';
@@ -39,7 +39,7 @@ export interface RunSpec {
 
 /** `manual__2026-11-23T13:20:00.123Z_1a2b`: Airflow's shape, with a suffix so two triggers in one millisecond differ. */
 export function manualRunId(at: Date): string {
-  return `manual__${at.toISOString()}_${crypto.randomBytes(2).toString('hex')}`;
+  return `manual__${at.toISOString()}_${crypto.randomBytes(4).toString('hex')}`;
 }
 
 function admissionLock(client: pg.PoolClient, dagId: string) {
@@ -52,115 +52,212 @@ function admissionLock(client: pg.PoolClient, dagId: string) {
  * that logical date exists already.
  */
 export async function createRun(engine: Engine, graph: DagGraph, spec: RunSpec): Promise<{ runId: string; admitted: boolean } | undefined> {
-  const queue = spec.queue ?? TASK_QUEUE;
+  const { created, admitted } = await createRuns(engine, graph, [spec]);
+  const runId = created[0];
+  return runId ? { runId, admitted: admitted.includes(runId) } : undefined;
+}
+
+/**
+ * Create many runs of one DAG in one transaction (backfill, bulk triggers). Runs
+ * whose logical date is taken already (scheduled/backfill) are skipped; the rest
+ * are admitted oldest first while the DAG has free slots.
+ */
+export async function createRuns(engine: Engine, graph: DagGraph, specs: RunSpec[], client?: pg.PoolClient): Promise<{ created: string[]; admitted: string[] }> {
+  if (!specs.length) return { created: [], admitted: [] };
+  const queues = new Set(specs.map((s) => s.queue ?? TASK_QUEUE));
+  if (queues.size > 1) throw new Error('createRuns: all runs of one call share a queue');
+  const queue = [...queues][0]!;
+  const runType = specs[0]!.runType;
   await ensureQueue(engine.boss, queue);
-  const runId = spec.runId ?? manualRunId(new Date());
+  const now = new Date();
+  const ids = specs.map((s) => s.runId ?? manualRunId(now));
   const tasks = graph.order.map((id) => graph.tasks.get(id)!);
-  return withTransaction(engine.pool, async (client) => {
-    const inserted = await client.query(sql('insert_run'), [
-      runId, graph.dag.id, spec.runType, spec.logicalDate, spec.dataIntervalStart, spec.dataIntervalEnd,
-      JSON.stringify(spec.conf), queue, tasks.length, graph.leaves,
+  const work = async (tx: pg.PoolClient) => {
+    const inserted = await tx.query<{ run_id: string }>(sql('insert_runs'), [
+      graph.dag.id, runType, queue, tasks.length, graph.leaves,
+      ids, specs.map((s) => s.logicalDate), specs.map((s) => s.dataIntervalStart), specs.map((s) => s.dataIntervalEnd), specs.map((s) => JSON.stringify(s.conf)),
     ]);
-    if (!inserted.rowCount) return undefined;
-    await client.query(sql('insert_task_instances'), [
-      runId,
+    const created = inserted.rows.map((r) => r.run_id);
+    if (!created.length) return { created, admitted: [] };
+    await tx.query(sql('insert_task_instances'), [
+      created,
       tasks.map((t) => t.id),
       tasks.map((t) => t.retries),
       tasks.map((t) => t.triggerRule),
       tasks.map((t) => t.upstream.length),
     ]);
-    const admitted = await admitRuns(engine, client, graph);
-    return { runId, admitted: admitted.includes(runId) };
-  });
+    const admitted = await admitRuns(engine, tx, graph);
+    return { created, admitted };
+  };
+  return client ? work(client) : withTransaction(engine.pool, work);
 }
 
 /** Start queued runs of the DAG while it has free slots. Returns the run ids admitted. */
 export async function admitRuns(engine: Engine, client: pg.PoolClient, graph: DagGraph): Promise<string[]> {
   await admissionLock(client, graph.dag.id);
-  const { rows } = await client.query<{ run_id: string; queue: string }>(sql('admittable_runs'), [graph.dag.id, graph.dag.options.maxActiveRuns ?? 16]);
-  const admitted: string[] = [];
-  for (const row of rows) {
-    const ok = await client.query(sql('admit_run'), [row.run_id]);
-    if (!ok.rowCount) continue;
-    admitted.push(row.run_id);
-    // Roots, and `always` tasks which wait for nothing.
-    const startNow = graph.order.filter((id) => {
-      const t = graph.tasks.get(id)!;
-      return t.upstream.length === 0 || t.triggerRule === 'always';
-    });
-    await queueTasks(engine, client, row.run_id, row.queue, startNow);
-  }
-  return admitted;
+  const { rows } = await client.query<{ run_id: string; queue: string }>(sql('admit_runs'), [graph.dag.id, graph.dag.options.maxActiveRuns ?? 16]);
+  if (!rows.length) return [];
+  // Roots, and `always` tasks which wait for nothing.
+  const startNow = graph.order.filter((id) => {
+    const t = graph.tasks.get(id)!;
+    return t.upstream.length === 0 || t.triggerRule === 'always';
+  });
+  const runs = new Map(rows.map((r) => [r.run_id, { graph, queue: r.queue }]));
+  await queuePairs(engine, client, runs, rows.flatMap((r) => startNow.map((taskId) => ({ runId: r.run_id, taskId }))));
+  return rows.map((r) => r.run_id);
 }
 
-async function queueTasks(engine: Engine, client: pg.PoolClient, runId: string, queue: string, taskIds: string[]): Promise<void> {
-  if (!taskIds.length) return;
-  const { rows } = await client.query<{ task_id: string; try_number: number }>(sql('queue_task_instances'), [runId, taskIds]);
-  await enqueueTries(engine.boss, client, queue, rows.map((r) => ({ runId, taskId: r.task_id, tryNumber: r.try_number + 1 })));
+interface RunRef {
+  graph: DagGraph;
+  queue: string;
+}
+interface Finished {
+  runId: string;
+  taskId: string;
+  state: TaskState;
+}
+interface CounterRow {
+  run_id: string;
+  task_id: string;
+  trigger_rule: string;
+  up_total: number;
+  up_success: number;
+  up_failed: number;
+  up_skipped: number;
+  up_upstream_failed: number;
+}
+
+/** The finishing worker takes up to `capacity` successors itself (eager dispatch). */
+export interface LocalClaim {
+  capacity: number;
+  hostname: string;
+}
+
+/** A successor claimed by the finishing worker: it is `running` already, on this try. */
+export interface LocallyClaimed {
+  runId: string;
+  taskId: string;
+  tryNumber: number;
+  maxTries: number;
+}
+
+async function queueTasks(engine: Engine, client: pg.PoolClient, graph: DagGraph, runId: string, queue: string, taskIds: string[]): Promise<void> {
+  await queuePairs(engine, client, new Map([[runId, { graph, queue }]]), taskIds.map((taskId) => ({ runId, taskId })));
+}
+
+/** none -> queued for (run, task) pairs, with one pg-boss job per try, per queue. */
+async function queuePairs(engine: Engine, client: pg.PoolClient, runs: Map<string, RunRef>, pairs: { runId: string; taskId: string }[]): Promise<void> {
+  if (!pairs.length) return;
+  const { rows } = await client.query<{ run_id: string; task_id: string; try_number: number }>(sql('queue_task_instances'), [pairs.map((p) => p.runId), pairs.map((p) => p.taskId)]);
+  const byQueue = new Map<string, TaskJobData[]>();
+  for (const r of rows) {
+    const run = runs.get(r.run_id)!;
+    if (!byQueue.has(run.queue)) byQueue.set(run.queue, []);
+    byQueue.get(run.queue)!.push({ dagId: run.graph.dag.id, runId: r.run_id, taskId: r.task_id, tryNumber: r.try_number + 1 });
+  }
+  for (const [queue, tries] of byQueue) await enqueueTries(engine.boss, client, queue, tries);
+}
+
+export interface PropagateResult {
+  /** Runs that ended in this transaction. */
+  ended: Map<string, RunState>;
+  claimed: LocallyClaimed[];
 }
 
 /**
- * Feed finished task instances to their successors, settle those whose trigger
- * rule is decided (queue, skip, upstream_failed) — transitively — and end the run
- * when nothing is left. Runs inside the caller's transaction.
+ * Feed finished task instances (of any runs) to their successors, settle those
+ * whose trigger rule is decided (run, skip, upstream_failed) — transitively — and
+ * end runs with nothing left, admitting queued runs into the freed slots. Runs in
+ * the caller's transaction. Successors to run go to the finishing worker while it
+ * has room (`local`), to the queue otherwise.
  */
 export async function propagate(
   engine: Engine,
   client: pg.PoolClient,
-  graph: DagGraph,
-  runId: string,
-  queue: string,
-  finished: { taskId: string; state: TaskState }[],
-): Promise<RunState | undefined> {
+  runs: Map<string, RunRef>,
+  finished: Finished[],
+  local?: LocalClaim,
+  counted?: { counters: CounterRow[]; unfinished: Map<string, number> },
+): Promise<PropagateResult> {
   let frontier = finished;
-  let finishedCount = finished.length;
+  let precounted = counted?.counters;
+  const finishedPerRun = new Map<string, number>();
+  const countFinished = (list: Finished[]) => {
+    for (const f of list) finishedPerRun.set(f.runId, (finishedPerRun.get(f.runId) ?? 0) + 1);
+  };
+  // end_tries already counted its own tries (and their successors' counters).
+  if (!counted) countFinished(finished);
+  let capacity = local?.capacity ?? 0;
+  const claimed: LocallyClaimed[] = [];
   while (frontier.length) {
+    const runIds: string[] = [];
     const successors: string[] = [];
     const states: string[] = [];
     for (const f of frontier) {
-      for (const down of graph.downstream.get(f.taskId) ?? []) {
+      for (const down of runs.get(f.runId)!.graph.downstream.get(f.taskId) ?? []) {
+        runIds.push(f.runId);
         successors.push(down);
         states.push(f.state);
       }
     }
-    if (!successors.length) break;
-    const { rows } = await client.query<{
-      task_id: string; trigger_rule: string; up_total: number; up_success: number; up_failed: number; up_skipped: number; up_upstream_failed: number;
-    }>(sql('count_upstream_outcomes'), [runId, successors, states]);
-    const toQueue: string[] = [];
-    const toSkip: string[] = [];
-    const toFail: string[] = [];
+    let rows: CounterRow[];
+    if (precounted) {
+      rows = precounted;
+      precounted = undefined;
+    } else {
+      if (!successors.length) break;
+      rows = (await client.query<CounterRow>(sql('count_upstream_outcomes'), [runIds, successors, states])).rows;
+    }
+    const toRun: { runId: string; taskId: string }[] = [];
+    const toSettle: { runId: string; taskId: string; state: TaskState }[] = [];
     for (const r of rows) {
       const decision = evaluateTriggerRule(r.trigger_rule as never, {
         total: r.up_total, success: r.up_success, failed: r.up_failed, skipped: r.up_skipped, upstreamFailed: r.up_upstream_failed,
       });
-      if (decision === 'run') toQueue.push(r.task_id);
-      else if (decision === 'skip') toSkip.push(r.task_id);
-      else if (decision === 'upstream_failed') toFail.push(r.task_id);
+      if (decision === 'run') toRun.push({ runId: r.run_id, taskId: r.task_id });
+      else if (decision === 'skip') toSettle.push({ runId: r.run_id, taskId: r.task_id, state: 'skipped' });
+      else if (decision === 'upstream_failed') toSettle.push({ runId: r.run_id, taskId: r.task_id, state: 'upstream_failed' });
     }
-    await queueTasks(engine, client, runId, queue, toQueue);
-    const next: { taskId: string; state: TaskState }[] = [];
-    for (const [ids, state] of [[toSkip, 'skipped'], [toFail, 'upstream_failed']] as const) {
-      if (!ids.length) continue;
-      const settled = await client.query<{ task_id: string }>(sql('settle_without_running'), [runId, ids, state]);
-      for (const r of settled.rows) next.push({ taskId: r.task_id, state });
+    const mine = local && capacity > 0 ? toRun.slice(0, capacity) : [];
+    if (mine.length) {
+      const { rows: got } = await client.query<{ run_id: string; task_id: string; try_number: number; max_tries: number }>(sql('claim_local'), [mine.map((m) => m.runId), mine.map((m) => m.taskId), local!.hostname]);
+      for (const g of got) claimed.push({ runId: g.run_id, taskId: g.task_id, tryNumber: g.try_number, maxTries: g.max_tries });
+      capacity -= got.length;
     }
-    finishedCount += next.length;
+    await queuePairs(engine, client, runs, toRun.slice(mine.length));
+    let next: Finished[] = [];
+    if (toSettle.length) {
+      const settled = await client.query<{ run_id: string; task_id: string; state: TaskState }>(sql('settle_without_running'), [
+        toSettle.map((t) => t.runId), toSettle.map((t) => t.taskId), toSettle.map((t) => t.state),
+      ]);
+      next = settled.rows.map((r) => ({ runId: r.run_id, taskId: r.task_id, state: r.state }));
+    }
+    countFinished(next);
     frontier = next;
   }
-  return countFinished(engine, client, graph, runId, finishedCount);
+  const ended = await finishRuns(engine, client, runs, finishedPerRun, counted?.unfinished);
+  return { ended, claimed };
 }
 
-async function countFinished(engine: Engine, client: pg.PoolClient, graph: DagGraph, runId: string, n: number): Promise<RunState | undefined> {
-  if (n === 0) return undefined;
-  const { rows } = await client.query<{ unfinished: number }>(sql('count_finished'), [runId, n]);
-  if (!rows.length || rows[0]!.unfinished > 0) return undefined;
-  const ended = await client.query<{ state: RunState }>(sql('finish_run'), [runId]);
-  if (!ended.rowCount) return undefined;
-  const state = ended.rows[0]!.state;
-  await client.query('SELECT pg_notify($1, $2)', ['weir_run', `${runId}:${state}`]);
-  await admitRuns(engine, client, graph);
-  return state;
+async function finishRuns(engine: Engine, client: pg.PoolClient, runs: Map<string, RunRef>, finishedPerRun: Map<string, number>, known = new Map<string, number>()): Promise<Map<string, RunState>> {
+  const ended = new Map<string, RunState>();
+  const unfinished = new Map(known);
+  if (finishedPerRun.size) {
+    const ids = [...finishedPerRun.keys()];
+    const { rows } = await client.query<{ run_id: string; unfinished: number }>(sql('count_finished'), [ids, ids.map((id) => finishedPerRun.get(id)!)]);
+    for (const r of rows) unfinished.set(r.run_id, r.unfinished);
+  }
+  const done = [...unfinished].filter(([, n]) => n <= 0).map(([id]) => id);
+  if (!done.length) return ended;
+  const finishedRows = await client.query<{ run_id: string; state: RunState }>(sql('finish_run'), [done]);
+  for (const r of finishedRows.rows) {
+    ended.set(r.run_id, r.state);
+    await client.query('SELECT pg_notify($1, $2)', ['weir_run', `${r.run_id}:${r.state}`]);
+  }
+  // Freed slots go to queued runs; one DAG at a time, in a fixed order (no lock-order deadlocks).
+  const graphs = new Map([...ended.keys()].map((id) => [runs.get(id)!.graph.dag.id, runs.get(id)!.graph]));
+  for (const dagId of [...graphs.keys()].sort()) await admitRuns(engine, client, graphs.get(dagId)!);
+  return ended;
 }
 
 export type TryOutcome =
@@ -182,54 +279,97 @@ export interface EndTryResult {
   /** False when the try had been cancelled, cleared or declared lost meanwhile. */
   recorded: boolean;
   state?: TaskState;
+  /** Set when this try's run ended in the same transaction. */
   runState?: RunState;
   retryInMs?: number;
 }
 
-/**
- * Record the end of a try and everything that follows from it, in one transaction:
- * the task's state (success, skipped, up_for_retry with the next try enqueued after
- * its backoff, or failed), its successors, the run's end, and a failure alert.
- */
-export async function endTry(engine: Engine, graph: DagGraph, input: EndTryInput): Promise<EndTryResult> {
-  const task = graph.tasks.get(input.taskId)!;
+export interface EndTriesResult {
+  results: EndTryResult[];
+  /** Successors the caller claimed to run itself (see LocalClaim). */
+  claimed: LocallyClaimed[];
+}
+
+function finalState(input: EndTryInput): { state: TaskState; output: string | null; error: string | null; stack: string | null } {
   const { outcome } = input;
-  let state: TaskState;
-  let output: string | null = null;
-  let error: string | null = null;
-  let stack: string | null = null;
-  if (outcome.kind === 'success') {
-    state = 'success';
-    output = JSON.stringify(outcome.output ?? null);
-  } else if (outcome.kind === 'skipped') {
-    state = 'skipped';
-    error = outcome.message;
-  } else {
-    // Airflow's rule: retry while try_number <= max_tries (max_tries = retries).
-    state = outcome.retryable && input.tryNumber <= input.maxTries ? 'up_for_retry' : 'failed';
-    error = outcome.error.message;
-    stack = outcome.error.stack ?? null;
-  }
+  if (outcome.kind === 'success') return { state: 'success', output: JSON.stringify(outcome.output ?? null), error: null, stack: null };
+  if (outcome.kind === 'skipped') return { state: 'skipped', output: null, error: outcome.message, stack: null };
+  // Airflow's rule: retry while try_number <= max_tries (max_tries = retries).
+  const state = outcome.retryable && input.tryNumber <= input.maxTries ? 'up_for_retry' : 'failed';
+  return { state, output: null, error: outcome.error.message, stack: outcome.error.stack ?? null };
+}
+
+/**
+ * Record the end of a batch of tries and everything that follows, in one
+ * transaction: each task's state (success, skipped, up_for_retry with its next try
+ * enqueued after the backoff, or failed), their successors, the runs that end, and
+ * failure alerts. Batching is what lets parallel branches and many runs finish
+ * without one commit per task.
+ */
+export async function endTries(engine: Engine, graphs: Map<string, DagGraph>, items: (EndTryInput & { dagId: string })[], local?: LocalClaim): Promise<EndTriesResult> {
+  const decided = items.map((item) => ({ item, ...finalState(item) }));
   return withTransaction(engine.pool, async (client) => {
-    const ended = await client.query(sql('end_try'), [
-      input.runId, input.taskId, input.tryNumber, state, output, error, stack, JSON.stringify(input.logs),
+    const edges: [string, string, string][] = [];
+    for (const d of decided) {
+      if (d.state === 'up_for_retry') continue;
+      for (const down of graphs.get(d.item.dagId)!.downstream.get(d.item.taskId) ?? []) edges.push([d.item.runId, d.item.taskId, down]);
+    }
+    const { rows } = await client.query<CounterRow & { kind: 'ended' | 'successor' | 'run'; unfinished: number }>(sql('end_tries'), [
+      decided.map((d) => d.item.runId),
+      decided.map((d) => d.item.taskId),
+      decided.map((d) => d.item.tryNumber),
+      decided.map((d) => d.state),
+      decided.map((d) => d.output),
+      decided.map((d) => d.error),
+      decided.map((d) => d.stack),
+      decided.map((d) => JSON.stringify(d.item.logs)),
+      decided.map((d) => d.state !== 'up_for_retry'),
+      edges.map((e) => e[0]),
+      edges.map((e) => e[1]),
+      edges.map((e) => e[2]),
     ]);
-    if (!ended.rowCount) {
-      logger.info({ dag_id: graph.dag.id, run_id: input.runId, task_id: input.taskId, try_number: input.tryNumber }, 'try result dropped: the task instance moved on (cancelled, cleared or declared lost)');
-      return { recorded: false };
+    const recorded = new Set(rows.filter((r) => r.kind === 'ended').map((r) => `${r.run_id}\u0000${r.task_id}`));
+    const counters = rows.filter((r) => r.kind === 'successor');
+    const unfinished = new Map(rows.filter((r) => r.kind === 'run').map((r) => [r.run_id, r.unfinished]));
+    const results: EndTryResult[] = [];
+    const finished: Finished[] = [];
+    const runs = new Map<string, RunRef>();
+    for (const d of decided) {
+      const { item } = d;
+      const graph = graphs.get(item.dagId)!;
+      if (!recorded.has(`${item.runId}\u0000${item.taskId}`)) {
+        logger.info({ dag_id: item.dagId, run_id: item.runId, task_id: item.taskId, try_number: item.tryNumber }, 'try result dropped: the task instance moved on (cancelled, cleared or declared lost)');
+        results.push({ recorded: false });
+        continue;
+      }
+      const task = graph.tasks.get(item.taskId)!;
+      if (d.state === 'up_for_retry') {
+        const delay = retryDelayMs(task, item.tryNumber + 1);
+        await enqueueTries(engine.boss, client, item.queue, [{ dagId: item.dagId, runId: item.runId, taskId: item.taskId, tryNumber: item.tryNumber + 1 }], new Date(Date.now() + delay));
+        if (task.emailOnRetry) await enqueueAlert(engine, client, graph, item, 'task_retry', d.error);
+        results.push({ recorded: true, state: d.state, retryInMs: delay });
+        continue;
+      }
+      if (d.state === 'failed' && (graph.dag.options.emailOnFailure ?? true) && graph.dag.options.alertRecipients?.length) {
+        await enqueueAlert(engine, client, graph, item, 'task_failure', d.error);
+      }
+      runs.set(item.runId, { graph, queue: item.queue });
+      finished.push({ runId: item.runId, taskId: item.taskId, state: d.state });
+      results.push({ recorded: true, state: d.state });
     }
-    if (state === 'up_for_retry') {
-      const delay = retryDelayMs(task, input.tryNumber + 1);
-      await enqueueTries(engine.boss, client, input.queue, [{ runId: input.runId, taskId: input.taskId, tryNumber: input.tryNumber + 1 }], new Date(Date.now() + delay));
-      if (task.emailOnRetry) await enqueueAlert(engine, client, graph, input, 'task_retry', error);
-      return { recorded: true, state, retryInMs: delay };
+    const { ended, claimed } = await propagate(engine, client, runs, finished, local, { counters, unfinished });
+    for (let i = 0; i < decided.length; i++) {
+      const runState = ended.get(decided[i]!.item.runId);
+      if (runState && results[i]!.recorded && results[i]!.state !== 'up_for_retry') results[i]!.runState = runState;
     }
-    if (state === 'failed' && (graph.dag.options.emailOnFailure ?? true) && graph.dag.options.alertRecipients?.length) {
-      await enqueueAlert(engine, client, graph, input, 'task_failure', error);
-    }
-    const runState = await propagate(engine, client, graph, input.runId, input.queue, [{ taskId: input.taskId, state }]);
-    return { recorded: true, state, runState };
+    return { results, claimed };
   });
+}
+
+/** Record the end of one try (see endTries). */
+export async function endTry(engine: Engine, graph: DagGraph, input: EndTryInput, local?: LocalClaim): Promise<EndTryResult & { claimed: LocallyClaimed[] }> {
+  const { results, claimed } = await endTries(engine, new Map([[graph.dag.id, graph]]), [{ ...input, dagId: graph.dag.id }], local);
+  return { ...results[0]!, claimed };
 }
 
 /** Alerts travel through their own queue with retries, so an SMTP outage delays an alert but never drops it. */
@@ -316,7 +456,7 @@ export async function clearRun(engine: Engine, graph: DagGraph, runId: string, o
       const t = graph.tasks.get(id);
       return t && (t.upstream.length === 0 || t.triggerRule === 'always');
     });
-    await queueTasks(engine, client, runId, run.rows[0]!.queue, roots);
+    await queueTasks(engine, client, graph, runId, run.rows[0]!.queue, roots);
     // The kept upstream tasks are already counted as finished: feed them without counting again.
     await propagateWithoutCounting(engine, client, graph, runId, run.rows[0]!.queue, kept);
     return ids;
@@ -327,5 +467,5 @@ async function propagateWithoutCounting(engine: Engine, client: pg.PoolClient, g
   if (!kept.length) return;
   // propagate() counts `finished.length` as newly finished; compensate for the kept ones.
   await client.query('UPDATE weir.dag_run SET unfinished = unfinished + $2 WHERE run_id = $1', [runId, kept.length]);
-  await propagate(engine, client, graph, runId, queue, kept);
+  await propagate(engine, client, new Map([[runId, { graph, queue }]]), kept.map((k) => ({ runId, ...k })));
 }

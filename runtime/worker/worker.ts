@@ -11,10 +11,10 @@ import pg from 'pg';
 import type { PgBoss, Job } from 'pg-boss';
 import type { LoadedDags } from '../loader/loader.ts';
 import type { LogLine } from '../authoring/dag.ts';
-import { endTry, type Engine, type EndTryResult, type TryOutcome } from '../engine/runs.ts';
-import { withTransaction } from '../engine/transaction.ts';
+import { endTry, endTries, type Engine, type EndTryResult, type EndTriesResult, type TryOutcome } from '../engine/runs.ts';
+import type { DagGraph } from '../loader/graph.ts';
 import { sql } from '../database/sql.ts';
-import { CANCEL_CHANNEL, TASK_QUEUE, WORK_CHANNEL, ensureQueue, bossDb, type TaskJobData } from '../queue.ts';
+import { CANCEL_CHANNEL, TASK_QUEUE, WORK_CHANNEL, ensureQueue, type TaskJobData } from '../queue.ts';
 import { logger } from '../log.ts';
 import { toError } from '../errors.ts';
 import { createTaskContext, createTaskLogger } from './context.ts';
@@ -84,6 +84,14 @@ interface ClaimedRow {
 
 type WorkerState = 'idle' | 'running' | 'stopping' | 'stopped';
 
+interface PendingEnd {
+  row: ClaimedRow;
+  outcome: TryOutcome;
+  logs: LogLine[];
+  resolve: (result: EndTryResult) => void;
+  reject: (err: unknown) => void;
+}
+
 export class Worker extends EventEmitter {
   readonly options: ResolvedWorkerOptions;
   private state: WorkerState = 'idle';
@@ -94,6 +102,10 @@ export class Worker extends EventEmitter {
   private loopDone: Promise<void> | undefined;
   private timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
+  /** Slots promised to successors being claimed locally, so concurrent completions do not overbook. */
+  private reserved = 0;
+  private pendingEnds: PendingEnd[] = [];
+  private flushing = false;
 
   constructor(
     private readonly engine: Engine & { url: string },
@@ -160,7 +172,7 @@ export class Worker extends EventEmitter {
 
   private async loop(): Promise<void> {
     while (this.state === 'running') {
-      const free = this.options.concurrency - this.inflight.size;
+      const free = this.options.concurrency - this.inflight.size - this.reserved;
       if (free <= 0) {
         await this.waitForWork(this.options.pollIntervalMs);
         this.wakePending = false;
@@ -189,27 +201,36 @@ export class Worker extends EventEmitter {
     }
   }
 
-  private async claimAndStart(jobs: Job<TaskJobData>[]): Promise<void> {
-    const rows = await withTransaction(this.engine.pool, async (client) => {
-      const claimed = await client.query<ClaimedRow>(sql('claim_task_instances'), [
-        jobs.map((j) => j.data.runId),
-        jobs.map((j) => j.data.taskId),
-        jobs.map((j) => j.data.tryNumber),
-        this.options.hostname,
-      ]);
-      // Settled with the claim: a job that claimed nothing was stale (cleared, cancelled, duplicate).
-      await this.boss.complete(this.options.queue, jobs.map((j) => j.id), null, { db: bossDb(client) });
-      return claimed.rows;
-    });
+  private async claimAndStart(fetched: Job<TaskJobData>[]): Promise<void> {
+    // A job of a DAG this worker does not have (file missing or broken here) goes back to
+    // pg-boss for a worker that has it, instead of being claimed and failed.
+    const jobs = fetched.filter((j) => this.dags.dags.has(j.data.dagId));
+    const foreign = fetched.filter((j) => !this.dags.dags.has(j.data.dagId));
+    if (foreign.length) {
+      logger.error({ dag_ids: [...new Set(foreign.map((j) => j.data.dagId))], hostname: this.options.hostname }, 'tasks of DAGs not loaded on this worker handed back (see `weir dags list` for broken files)');
+      await this.boss.fail(this.options.queue, foreign.map((j) => j.id), { error: `DAG not loaded on ${this.options.hostname}` });
+    }
+    if (!jobs.length) return;
+    // One autocommit statement: the try is ours once it is `running`.
+    const { rows } = await this.engine.pool.query<ClaimedRow>(sql('claim_task_instances'), [
+      jobs.map((j) => j.data.runId),
+      jobs.map((j) => j.data.taskId),
+      jobs.map((j) => j.data.tryNumber),
+      this.options.hostname,
+    ]);
+    // Settling the jobs is off the hot path: if this process dies first, pg-boss expires and
+    // re-delivers them, and the guarded claim turns the duplicate away. A job that claimed
+    // nothing was stale (cleared, cancelled, or a duplicate).
+    void this.boss.complete(this.options.queue, jobs.map((j) => j.id)).catch((err) => logger.warn({ err: toError(err).message }, 'settling fetched jobs failed; pg-boss will expire them'));
     for (const row of rows) this.startTry(row);
   }
 
-  private startTry(row: ClaimedRow): void {
+  private startTry(row: ClaimedRow, knownOutputs?: Map<string, unknown>): void {
     const key = `${row.run_id}\u0000${row.task_id}`;
     const controller = new AbortController();
     const entry: InFlight = { runId: row.run_id, taskId: row.task_id, tryNumber: row.try_number, controller, done: Promise.resolve() };
     this.inflight.set(key, entry);
-    entry.done = this.executeTry(row, controller)
+    entry.done = this.executeTry(row, controller, knownOutputs)
       .catch((err) => logger.error({ run_id: row.run_id, task_id: row.task_id, err: toError(err).message }, 'recording a try failed; it will be declared lost and retried'))
       .finally(() => {
         this.inflight.delete(key);
@@ -217,24 +238,22 @@ export class Worker extends EventEmitter {
       });
   }
 
-  private async executeTry(row: ClaimedRow, controller: AbortController): Promise<void> {
+  private async executeTry(row: ClaimedRow, controller: AbortController, knownOutputs?: Map<string, unknown>): Promise<void> {
     const scope = { dag_id: row.dag_id, run_id: row.run_id, task_id: row.task_id, try_number: row.try_number };
     const graph = this.dags.dags.get(row.dag_id);
     const task = graph?.tasks.get(row.task_id);
     const logs: LogLine[] = [];
     this.emit('task:start', scope);
     let outcome: TryOutcome;
-    if (!graph || !task) {
-      outcome = { kind: 'failed', retryable: true, error: new Error(`DAG "${row.dag_id}" task "${row.task_id}" is not loaded on worker ${this.options.hostname} (file missing or broken: see \`weir dags list\`)`) };
-      if (!graph) {
-        logger.error(scope, 'task of an unknown DAG claimed');
-        return this.record(undefined, row, outcome, logs);
-      }
+    if (!graph) return; // claimAndStart only claims tries of loaded DAGs
+    if (!task) {
+      outcome = { kind: 'failed', retryable: false, error: new Error(`DAG "${row.dag_id}" has no task "${row.task_id}" any more on worker ${this.options.hostname} (the DAG file changed after the run was created)`) };
     } else {
-      let outputs = new Map<string, unknown>();
-      if (task.upstream.length) {
-        const { rows } = await this.engine.pool.query<{ task_id: string; output: unknown }>(sql('upstream_outputs'), [row.run_id, task.upstream]);
-        outputs = new Map(rows.map((r) => [r.task_id, r.output]));
+      const outputs = new Map<string, unknown>(knownOutputs);
+      const missing = task.upstream.filter((id) => !outputs.has(id));
+      if (missing.length) {
+        const { rows } = await this.engine.pool.query<{ task_id: string; output: unknown }>(sql('upstream_outputs'), [row.run_id, missing]);
+        for (const r of rows) outputs.set(r.task_id, r.output);
       }
       const log = createTaskLogger(logs, (line) => logger.debug({ ...scope, ...line.fields }, line.msg));
       const ctx = createTaskContext({
@@ -258,29 +277,80 @@ export class Worker extends EventEmitter {
     return this.record(graph, row, outcome, logs);
   }
 
-  private async record(graph: LoadedDags['dags'] extends Map<string, infer G> ? G | undefined : never, row: ClaimedRow, outcome: TryOutcome, logs: LogLine[]): Promise<void> {
+  private async record(graph: DagGraph, row: ClaimedRow, outcome: TryOutcome, logs: LogLine[]): Promise<void> {
     const scope = { dag_id: row.dag_id, run_id: row.run_id, task_id: row.task_id, try_number: row.try_number };
-    if (!graph) return;
-    let result: EndTryResult | undefined;
-    // A database restart must not lose a finished try: retry the recording for a while;
-    // if it still fails, the try is declared lost by its missing heartbeat and retried.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        result = await endTry(this.engine, graph, {
-          runId: row.run_id, taskId: row.task_id, tryNumber: row.try_number, maxTries: row.max_tries, queue: row.queue, outcome, logs,
-        });
-        break;
-      } catch (err) {
-        if (attempt >= 20 || this.state === 'stopped') throw err;
-        logger.warn({ ...scope, err: toError(err).message }, 'recording the end of a try failed; retrying');
-        await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 5000)));
-      }
-    }
+    const result = await new Promise<EndTryResult>((resolve, reject) => {
+      this.pendingEnds.push({ row, outcome, logs, resolve, reject });
+      if (!this.flushing) void this.flushEnds();
+    });
+    if (outcome.kind === 'failed') logger.warn({ ...scope, state: result.state, err: outcome.error.message, retry_in_ms: result.retryInMs }, 'task try failed');
     // The retry's job becomes fetchable at its startAfter; wake then instead of waiting for a poll.
     if (result.retryInMs !== undefined) setTimeout(() => this.signalWork(), result.retryInMs + 5).unref();
-    if (outcome.kind === 'failed') logger.warn({ ...scope, state: result.state, err: outcome.error.message, retry_in_ms: result.retryInMs }, 'task try failed');
     this.emit('task:end', { ...scope, state: result.state, runState: result.runState });
     if (result.runState) this.emit('run:end', { dag_id: row.dag_id, run_id: row.run_id, state: result.runState });
+  }
+
+  /**
+   * Ends of tries are recorded in batches: while one transaction commits, the tries
+   * that finish meanwhile wait and go together in the next one (group commit), so
+   * 50 parallel branches or many concurrent runs do not pay one commit each.
+   */
+  private async flushEnds(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.pendingEnds.length) {
+        const batch = this.pendingEnds.splice(0, 500);
+        // Eager dispatch: successors this worker has room for start here, without a queue round trip.
+        // The tries in the batch still count as in flight, and their slots are about to free up.
+        const capacity = this.state === 'running' ? Math.max(0, this.options.concurrency - this.inflight.size - this.reserved + batch.length) : 0;
+        this.reserved += capacity;
+        let outcome: EndTriesResult | undefined;
+        try {
+          for (let attempt = 0; ; attempt++) {
+            try {
+              outcome = await endTries(
+                this.engine,
+                this.dags.dags,
+                batch.map((b) => ({
+                  dagId: b.row.dag_id, runId: b.row.run_id, taskId: b.row.task_id, tryNumber: b.row.try_number,
+                  maxTries: b.row.max_tries, queue: b.row.queue, outcome: b.outcome, logs: b.logs,
+                })),
+                capacity > 0 ? { capacity, hostname: this.options.hostname } : undefined,
+              );
+              break;
+            } catch (err) {
+              // A database restart (or a deadlock with another worker) must not lose finished tries:
+              // retry for a while; if it still fails, their heartbeats stop and they are declared lost.
+              if (attempt >= 20 || this.state === 'stopped') throw err;
+              logger.warn({ tries: batch.length, err: toError(err).message }, 'recording the end of tries failed; retrying');
+              await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 5000)));
+            }
+          }
+        } catch (err) {
+          for (const b of batch) b.reject(err);
+          continue;
+        } finally {
+          this.reserved -= capacity;
+        }
+        const rows = new Map(batch.map((b) => [b.row.run_id, b.row]));
+        const known = new Map<string, unknown>();
+        for (const b of batch) if (b.outcome.kind === 'success') known.set(`${b.row.run_id}\u0000${b.row.task_id}`, b.outcome.output);
+        for (const c of outcome.claimed) {
+          const base = rows.get(c.runId)!;
+          const graph = this.dags.dags.get(base.dag_id);
+          const upstream = graph?.tasks.get(c.taskId)?.upstream ?? [];
+          const outputs = new Map<string, unknown>();
+          for (const u of upstream) {
+            const key = `${c.runId}\u0000${u}`;
+            if (known.has(key)) outputs.set(u, known.get(key));
+          }
+          this.startTry({ ...base, task_id: c.taskId, try_number: c.tryNumber, max_tries: c.maxTries }, outputs);
+        }
+        batch.forEach((b, i) => b.resolve(outcome.results[i]!));
+      }
+    } finally {
+      this.flushing = false;
+    }
   }
 
   private abortRun(runId: string): void {

@@ -1,5 +1,6 @@
--- count_finished: $2 task instances of run $1 finished; returns what is left.
--- $1 run_id, $2 finished count
-UPDATE weir.dag_run SET unfinished = unfinished - $2
-WHERE run_id = $1
-RETURNING unfinished, state, dag_id
+-- count_finished: task instances of runs finished; returns the runs with nothing left.
+-- Parallel arrays: $1 run_id[], $2 finished count[]
+UPDATE weir.dag_run r SET unfinished = r.unfinished - f.n
+FROM unnest($1::text[], $2::int[]) AS f(run_id, n)
+WHERE r.run_id = f.run_id
+RETURNING r.run_id, r.unfinished, r.dag_id

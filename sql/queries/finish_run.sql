@@ -1,5 +1,5 @@
--- finish_run: the last task instance finished; the run fails if any leaf failed
--- or is upstream_failed (Airflow's rule). $1 run_id
+-- finish_run: the last task instance of these runs finished; a run fails if any leaf
+-- failed or is upstream_failed (Airflow's rule). $1 run_id[]
 UPDATE weir.dag_run r SET
   state = CASE WHEN EXISTS (
     SELECT 1 FROM weir.task_instance ti
@@ -7,5 +7,5 @@ UPDATE weir.dag_run r SET
   ) THEN 'failed'::weir.run_state ELSE 'success'::weir.run_state END,
   start_date = coalesce(r.start_date, now()),
   end_date = now()
-WHERE r.run_id = $1 AND r.state IN ('queued', 'running')
-RETURNING r.state, r.dag_id
+WHERE r.run_id = ANY($1::text[]) AND r.state IN ('queued', 'running')
+RETURNING r.run_id, r.state, r.dag_id

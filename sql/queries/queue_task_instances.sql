@@ -1,5 +1,6 @@
 -- queue_task_instances: none -> queued for tasks whose trigger rule passed.
--- $1 run_id, $2 task_id[]
-UPDATE weir.task_instance SET state = 'queued', queued_at = now()
-WHERE run_id = $1 AND task_id = ANY($2::text[]) AND state = 'none'
-RETURNING task_id, try_number
+-- Parallel arrays: $1 run_id[], $2 task_id[]
+UPDATE weir.task_instance ti SET state = 'queued', queued_at = now()
+FROM unnest($1::text[], $2::text[]) AS q(run_id, task_id)
+WHERE ti.run_id = q.run_id AND ti.task_id = q.task_id AND ti.state = 'none'
+RETURNING ti.run_id, ti.task_id, ti.try_number

@@ -1,0 +1,165 @@
+/**
+ * `npm run bench`: engine latency and throughput against the embedded PostgreSQL
+ * with one worker process (`weir worker`), as issue 2 specifies. Prints progress
+ * on stderr and one JSON object on the last line of stdout.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { ensureEmbeddedPostgres } from '../runtime/database/embedded.ts';
+import { openDatabaseUrl } from '../runtime/database/connect.ts';
+import { startBoss } from '../runtime/queue.ts';
+import { loadDagsFolder } from '../runtime/loader/loader.ts';
+import { createRun, createRuns, type Engine } from '../runtime/engine/runs.ts';
+import { waitForRunEnd } from '../runtime/engine/wait.ts';
+import type { DagGraph } from '../runtime/loader/graph.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+const now = () => performance.timeOrigin + performance.now();
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (!sorted.length) return NaN;
+  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[idx]!;
+}
+const median = (v: number[]) => percentile(v, 50);
+const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
+
+async function freshDatabase(adminUrl: string, name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+function startWorker(url: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [path.join(root, 'bin/weir.js'), 'worker', '--concurrency', '64'], {
+    env: { ...process.env, WEIR_DATABASE_URL: url, WEIR_DAGS_FOLDER: path.join(here, 'dags'), WEIR_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes('worker started')) resolve(child);
+    });
+    child.on('exit', (code) => reject(new Error(`worker exited early (${code}): ${buf}`)));
+  });
+}
+
+async function commits(pool: pg.Pool, db: string): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>('SELECT xact_commit AS n FROM pg_stat_database WHERE datname = $1', [db]);
+  return Number(rows[0]!.n);
+}
+
+interface Timing { start: number; end: number }
+
+async function outputs(pool: pg.Pool, runId: string): Promise<Map<string, Timing>> {
+  const { rows } = await pool.query<{ task_id: string; output: Timing }>('SELECT task_id, output FROM weir.task_instance WHERE run_id = $1', [runId]);
+  return new Map(rows.map((r) => [r.task_id, r.output]));
+}
+
+async function trigger(engine: Engine, graph: DagGraph): Promise<string> {
+  const t = new Date();
+  const created = await createRun(engine, graph, { runType: 'manual', conf: {}, logicalDate: t, dataIntervalStart: t, dataIntervalEnd: t });
+  return created!.runId;
+}
+
+export async function benchEngine(): Promise<Record<string, number>> {
+  const home = process.env.WEIR_HOME ?? path.join(root, '.weir');
+  const server = await ensureEmbeddedPostgres(home);
+  const dbName = 'weir_bench';
+  const url = await freshDatabase(server.url, dbName);
+  const db = await openDatabaseUrl(url, { migrate: true });
+  const boss = await startBoss(url);
+  const engine: Engine & { url: string } = { pool: db.pool, boss, url };
+  const loaded = await loadDagsFolder(path.join(here, 'dags'));
+  const linear = loaded.dags.get('bench_linear')!;
+  const fanout = loaded.dags.get('bench_fanout')!;
+  const worker = await startWorker(url);
+  const results: Record<string, number> = {};
+  try {
+    // Warm-up: JIT, connections, prepared plans.
+    for (let i = 0; i < 5; i++) await waitForRunEnd(url, db.pool, await trigger(engine, linear));
+
+    log('linear 5-task DAG, 20 runs, idle system');
+    const gaps: number[] = [];
+    const firsts: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const t0 = now();
+      const runId = await trigger(engine, linear);
+      await waitForRunEnd(url, db.pool, runId);
+      const out = await outputs(db.pool, runId);
+      firsts.push(out.get('t1')!.start - t0);
+      for (let k = 2; k <= 5; k++) gaps.push(out.get(`t${k}`)!.start - out.get(`t${k - 1}`)!.end);
+    }
+    results.linear_gap_p50_ms = round(median(gaps));
+    results.linear_gap_p95_ms = round(percentile(gaps, 95));
+    results.trigger_to_first_p50_ms = round(median(firsts));
+    log(`gap p50 ${results.linear_gap_p50_ms} ms, p95 ${results.linear_gap_p95_ms} ms, trigger->first p50 ${results.trigger_to_first_p50_ms} ms`);
+
+    log('fan-out 1->50->1, 10 runs');
+    const fanouts: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const t0 = now();
+      const runId = await trigger(engine, fanout);
+      await waitForRunEnd(url, db.pool, runId);
+      const out = await outputs(db.pool, runId);
+      fanouts.push(out.get('join')!.end - out.get('start')!.start);
+      if (i === 0) results.fanout_trigger_to_end_first_ms = round(now() - t0);
+    }
+    results.fanout_run_ms = round(median(fanouts));
+    log(`fan-out run (first task start -> join end) p50 ${results.fanout_run_ms} ms`);
+
+    log('throughput: 500 runs x 5 no-op tasks triggered at once');
+    const rounds: number[] = [];
+    const commitRatios: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      const c0 = await commits(db.pool, dbName);
+      const t0 = now();
+      // One bulk trigger (as `weir backfill` and API clients do): 500 runs in one transaction.
+      const at = new Date();
+      const { created: runIds } = await createRuns(engine, linear, Array.from({ length: 500 }, () => ({ runType: 'manual' as const, conf: {}, logicalDate: at, dataIntervalStart: at, dataIntervalEnd: at })));
+      const last = runIds[runIds.length - 1]!;
+      // Runs finish roughly in order; wait for all of them.
+      await waitForRunEnd(url, db.pool, last, 120_000);
+      const { rows } = await db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM weir.dag_run WHERE run_id = ANY($1) AND state <> 'success'", [runIds]);
+      for (let k = 0; rows[0]!.n > 0 && k < 600; k++) {
+        const pending = await db.pool.query<{ run_id: string }>("SELECT run_id FROM weir.dag_run WHERE run_id = ANY($1) AND state <> 'success' LIMIT 1", [runIds]);
+        if (!pending.rows[0]) break;
+        await waitForRunEnd(url, db.pool, pending.rows[0].run_id, 120_000);
+      }
+      const elapsed = now() - t0;
+      const c1 = await commits(db.pool, dbName);
+      rounds.push(2500 / (elapsed / 1000));
+      commitRatios.push((c1 - c0) / 2500);
+      log(`round ${r + 1}: ${round(2500 / (elapsed / 1000), 0)} tasks/s, ${round((c1 - c0) / 2500)} commits/task`);
+    }
+    results.throughput_tasks_per_s = round(median(rounds), 0);
+    results.commits_per_task = round(median(commitRatios));
+    const status = readFileSync(`/proc/${worker.pid}/status`, 'utf8');
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
+    results.worker_rss_mb = hwm ? round(Number(hwm[1]) / 1024, 1) : NaN;
+  } finally {
+    worker.kill('SIGTERM');
+    await new Promise((r) => worker.once('exit', r));
+    await boss.stop({ graceful: false, close: true }).catch(() => {});
+    await db.close();
+  }
+  return results;
+}
+
+const isMain = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isMain) {
+  const results: Record<string, number> = { ...(await benchEngine()) };
+  process.stdout.write(`${JSON.stringify(results)}\n`);
+}

@@ -1,9 +1,0 @@
--- admittable_runs: queued runs of a DAG that may start now under maxActiveRuns, oldest first.
--- Callers hold the DAG's advisory admission lock. $1 dag_id, $2 max_active_runs
-SELECT run_id, queue FROM weir.dag_run
-WHERE dag_id = $1 AND NOT admitted AND state = 'queued'
-ORDER BY logical_date, created_at
-LIMIT greatest($2::int - (
-  SELECT count(*) FROM weir.dag_run
-  WHERE dag_id = $1 AND admitted AND state IN ('queued', 'running')
-)::int, 0)
