@@ -1,0 +1,136 @@
+/**
+ * The `weir` CLI end to end, in child processes, against a real database:
+ * bad input (exit 2, one line, no run created), trigger/--wait, runs, logs,
+ * cancel, clear, tasks test, dags test.
+ */
+import path from 'node:path';
+import pg from 'pg';
+import { createTestDatabase, type TestDatabase } from './support/database.ts';
+import { ROOT, runWeir, startWeir, eventually, type RunningProcess } from './support/cli.ts';
+
+let testDb: TestDatabase;
+let pool: pg.Pool;
+let env: Record<string, string>;
+let worker: RunningProcess | undefined;
+
+const runCount = async () => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM weir.dag_run')).rows[0]!.n;
+
+beforeAll(async () => {
+  testDb = await createTestDatabase();
+  env = { WEIR_DATABASE_URL: testDb.url, WEIR_DAGS_FOLDER: path.join(ROOT, 'tests', 'fixtures', 'dags-cli'), WEIR_HOME: path.join(ROOT, '.weir') };
+  const migrated = await runWeir(['db', 'migrate', '--json'], env);
+  expect(migrated.code).toBe(0);
+  expect(JSON.parse(migrated.stdout).applied).toContain('0001_init');
+  pool = new pg.Pool({ connectionString: testDb.url });
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await pool?.end();
+  await testDb?.drop();
+});
+
+describe('bad input: exit 2, one line on stderr naming the problem, no run created', () => {
+  const cases: [string, string[], RegExp][] = [
+    ['unknown DAG', ['trigger', 'nope'], /^weir: unknown DAG "nope"; known DAGs: fails, greet, slow$/],
+    ['malformed JSON', ['trigger', 'greet', '--conf', '{"name": '], /^weir: --conf is not valid JSON: /],
+    ['conf that is not an object', ['trigger', 'greet', '--conf', '[1,2]'], /^weir: --conf must be a JSON object/],
+    ['params that fail validation', ['trigger', 'greet', '-p', 'times=9'], /^weir: param "times": .*(<=5|5)/],
+    ['wrong type', ['trigger', 'greet', '--conf', '{"times": "three"}'], /^weir: param "times": .*number/],
+    ['unknown -p key', ['trigger', 'greet', '-p', 'nme=bob'], /^weir: -p nme: DAG "greet" has no parameter "nme" \(its parameters: name, times\)$/],
+    ['unknown --conf key', ['trigger', 'greet', '--conf', '{"colour": "red"}'], /^weir: param "colour": DAG "greet" has no such parameter/],
+    ['-p without =', ['trigger', 'greet', '-p', 'name'], /^weir: -p name: expected key=value$/],
+    ['unknown run', ['runs', 'show', 'manual__nope'], /^weir: unknown run "manual__nope"/],
+    ['unknown command', ['frobnicate'], /unknown command 'frobnicate'/],
+  ];
+  test.each(cases)('%s', async (_name, args, pattern) => {
+    const result = await runWeir(args, env);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim().split('\n')[0]).toMatch(pattern);
+    expect(await runCount()).toBe(0);
+  });
+});
+
+test('a run triggered with no worker waits queued; a worker started later runs it', async () => {
+  const created = await runWeir(['trigger', 'greet', '-p', 'name=ada', '--json'], env);
+  expect(created.code).toBe(0);
+  const { run_id: runId, conf } = JSON.parse(created.stdout);
+  expect(conf).toEqual({ name: 'ada', times: 1 });
+  const listed = await runWeir(['runs', 'list', '--json', '--state', 'queued'], env);
+  expect(JSON.parse(listed.stdout).runs.map((r: { run_id: string }) => r.run_id)).toEqual([runId]);
+
+  worker = startWeir(['worker', '--concurrency', '4'], { ...env, WEIR_HEARTBEAT_INTERVAL_MS: '200', WEIR_TASK_LOST_AFTER_MS: '2000', WEIR_REAP_INTERVAL_MS: '200' });
+  await worker.waitFor(/worker started/);
+  await eventually(async () => (await pool.query("SELECT 1 FROM weir.dag_run WHERE run_id = $1 AND state = 'success'", [runId])).rowCount, 20_000, 'queued run to succeed');
+  const shown = JSON.parse((await runWeir(['runs', 'show', runId, '--json'], env)).stdout);
+  expect(shown.state).toBe('success');
+  expect(shown.task_instances.map((t: { task_id: string; state: string }) => [t.task_id, t.state])).toEqual([['hello', 'success'], ['shout', 'success']]);
+});
+
+test('trigger --wait follows the run and exits 0; runs show and tasks logs tell what happened', async () => {
+  const result = await runWeir(['trigger', 'greet', '-p', 'name=bob', '-p', 'times=2', '--wait'], env);
+  expect(result.code).toBe(0);
+  expect(result.stdout).toMatch(/\(greet, manual\): success/);
+  expect(result.stdout).toMatch(/shout\s+success\s+1\/1/);
+  const runId = /run (manual__\S+)/.exec(result.stdout)![1]!;
+  const { rows } = await pool.query('SELECT output FROM weir.task_instance WHERE run_id = $1 AND task_id = $2', [runId, 'shout']);
+  expect(rows[0].output).toBe('HELLO BOBHELLO BOB');
+  const logs = await runWeir(['tasks', 'logs', runId, 'hello'], env);
+  expect(logs.code).toBe(0);
+  expect(logs.stdout).toMatch(/INFO\s+saying hello \{"name":"bob"\}/);
+});
+
+test('a run that fails for good: --wait exits 1 and runs show names the error and the tries', async () => {
+  const result = await runWeir(['trigger', 'fails', '--wait', '--json'], env);
+  expect(result.code).toBe(1);
+  const run = JSON.parse(result.stdout);
+  expect(run.state).toBe('failed');
+  expect(run.task_instances[0]).toMatchObject({ task_id: 'boom', state: 'failed', try_number: 2, max_tries: 1, last_error: 'the source is down' });
+
+  // clear --failed re-runs it with renewed retries: tries 3 and 4.
+  const cleared = await runWeir(['clear', run.run_id, '--failed', '--json'], env);
+  expect(JSON.parse(cleared.stdout).cleared).toEqual(['boom']);
+  await eventually(async () => (await pool.query("SELECT 1 FROM weir.dag_run WHERE run_id = $1 AND state = 'failed'", [run.run_id])).rowCount, 20_000, 'cleared run to fail again');
+  const tries = await pool.query('SELECT try_number FROM weir.task_try WHERE run_id = $1 ORDER BY try_number', [run.run_id]);
+  expect(tries.rows.map((r) => r.try_number)).toEqual([1, 2, 3, 4]);
+  const all = await runWeir(['tasks', 'logs', run.run_id, 'boom', '--all'], env);
+  expect(all.stdout.match(/^--- try \d: /gm)).toHaveLength(4);
+});
+
+test('runs cancel aborts a running task through its signal and fails the run', async () => {
+  const created = JSON.parse((await runWeir(['trigger', 'slow', '--json'], env)).stdout);
+  await eventually(async () => (await pool.query("SELECT 1 FROM weir.task_instance WHERE run_id = $1 AND state = 'running'", [created.run_id])).rowCount, 20_000, 'slow task to run');
+  const cancelled = await runWeir(['runs', 'cancel', created.run_id], env);
+  expect(cancelled.code).toBe(0);
+  expect(cancelled.stdout).toMatch(/cancelled run/);
+  const shown = JSON.parse((await runWeir(['runs', 'show', created.run_id, '--json'], env)).stdout);
+  expect(shown.state).toBe('failed');
+  expect(shown.note).toBe('cancelled');
+  expect(shown.task_instances[0].state).toBe('failed');
+  // The worker dropped the aborted try's result instead of recording it over the cancel.
+  await worker!.waitFor(/try result dropped|run cancelled/, 10_000);
+});
+
+test('tasks test runs one task in-process and writes nothing', async () => {
+  const before = await runCount();
+  const result = await runWeir(['tasks', 'test', 'greet', 'shout', '-p', 'times=2', '--outputs', '{"hello": "hi"}', '--json'], env);
+  expect(result.code).toBe(0);
+  expect(JSON.parse(result.stdout)).toMatchObject({ state: 'success', output: 'HIHI' });
+  expect(await runCount()).toBe(before);
+});
+
+test('dags test runs the whole DAG in-process against the database', async () => {
+  const result = await runWeir(['dags', 'test', 'greet', '--conf', '{"name": "eve"}', '--json'], env);
+  expect(result.code).toBe(0);
+  const run = JSON.parse(result.stdout);
+  expect(run).toMatchObject({ run_type: 'test', state: 'success' });
+});
+
+test('dags list and dags show print one JSON document with --json', async () => {
+  const listed = JSON.parse((await runWeir(['dags', 'list', '--json'], env)).stdout);
+  expect(listed.dags.map((d: { dag_id: string }) => d.dag_id).sort()).toEqual(['fails', 'greet', 'slow']);
+  const shown = JSON.parse((await runWeir(['dags', 'show', 'greet', '--json'], env)).stdout);
+  expect(shown.params).toEqual([{ name: 'name', type: 'string', default: 'world' }, { name: 'times', type: 'number', default: 1 }]);
+  expect(shown.tasks.map((t: { task_id: string; upstream: string[] }) => [t.task_id, t.upstream])).toEqual([['hello', []], ['shout', ['hello']]]);
+});

@@ -1,0 +1,54 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadDagFile, loadDagsFolder, listDagFiles } from '../runtime/loader/loader.ts';
+import { findCycle } from '../runtime/loader/graph.ts';
+import { dag } from '../runtime/index.ts';
+
+const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
+
+test('a DAG with many problems reports all of them together, each naming file and task', async () => {
+  const file = path.join(fixtures, 'dags-invalid', 'everything_wrong.ts');
+  const err = await loadDagFile(file).then(() => undefined, (e: Error & { exitCode: number }) => e);
+  expect(err).toBeDefined();
+  expect(err!.exitCode).toBe(2);
+  const lines = err!.message.split('\n');
+  expect(lines.every((l) => l.startsWith(`${file}: DAG "Bad-Id"`))).toBe(true);
+  const text = err!.message;
+  expect(text).toMatch(/id must match/);
+  expect(text).toMatch(/maxActiveRuns must be an integer >= 1/);
+  expect(text).toMatch(/timezone "Mars\/Olympus" is not an IANA time zone/);
+  expect(text).toMatch(/task "a": task id declared more than once/);
+  expect(text).toMatch(/task "Nope": task id must match/);
+  expect(text).toMatch(/task "Nope": upstream "ghost" is not a task of this DAG/);
+  expect(text).toMatch(/task "Nope": retries must be an integer >= 0/);
+  expect(text).toMatch(/cycle (a -> b -> c -> a|b -> c -> a -> b|c -> a -> b -> c)/);
+});
+
+test('syntax errors and missing default exports are reported per file; good files still load', async () => {
+  const loaded = await loadDagsFolder(path.join(fixtures, 'dags-invalid'));
+  expect(loaded.dags.size).toBe(0);
+  const broken = Object.fromEntries([...loaded.broken].map(([f, e]) => [path.basename(f), e.join('\n')]));
+  expect(broken['syntax_error.ts']).toMatch(/cannot import/);
+  expect(broken['no_default.ts']).toMatch(/default export is not a DAG/);
+  const ok = await loadDagsFolder(path.join(fixtures, 'dags-cli'));
+  expect([...ok.dags.keys()].sort()).toEqual(['fails', 'greet', 'slow']);
+  expect(listDagFiles(path.join(fixtures, 'nowhere'))).toEqual([]);
+});
+
+test('findCycle prints the cycle in dependency order', () => {
+  const d = dag({ id: 'cyc' });
+  d.task({ id: 'x', upstream: ['z'] }, () => 1);
+  d.task({ id: 'y', upstream: ['x'] }, () => 1);
+  d.task({ id: 'z', upstream: ['y'] }, () => 1);
+  const cycle = findCycle(d)!;
+  expect(cycle[0]).toBe(cycle[cycle.length - 1]);
+  expect(new Set(cycle)).toEqual(new Set(['x', 'y', 'z']));
+});
+
+test('a task reference from another DAG is refused', () => {
+  const other = dag({ id: 'other' });
+  const foreign = other.task({ id: 'f' }, () => 1);
+  const d = dag({ id: 'mine' });
+  d.task({ id: 't', upstream: [foreign as never] }, () => 1);
+  expect(d.tasks.get('t')!.declarationProblems[0]).toMatch(/belongs to DAG "other"/);
+});
