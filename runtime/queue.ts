@@ -74,13 +74,18 @@ export async function ensureQueue(boss: PgBoss, name: string): Promise<void> {
   knownQueues.add(name);
 }
 
-/** Insert one job per try, inside the caller's transaction. */
+/**
+ * Insert one job per try, inside the caller's transaction. Workers are woken at
+ * commit (`notify`), unless the tries are delayed (a notification before
+ * `startAfter` would find nothing) or the caller's statement notified already.
+ */
 export async function enqueueTries(
   boss: PgBoss,
   client: pg.PoolClient,
   queue: string,
   tries: TaskJobData[],
   startAfter?: Date,
+  notify = startAfter === undefined,
 ): Promise<void> {
   if (!tries.length) return;
   await boss.insert(
@@ -88,5 +93,5 @@ export async function enqueueTries(
     tries.map((data) => ({ data, ...(startAfter ? { startAfter } : {}) })),
     { db: bossDb(client) },
   );
-  await client.query('SELECT pg_notify($1, $2)', [WORK_CHANNEL, queue]);
+  if (notify) await client.query('SELECT pg_notify($1, $2)', [WORK_CHANNEL, queue]);
 }

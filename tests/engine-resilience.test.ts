@@ -19,10 +19,10 @@ test('a worker SIGKILLed mid-task: the try is declared lost and another worker r
     WEIR_TASK_LOST_AFTER_MS: '1500',
     WEIR_REAP_INTERVAL_MS: '250',
   };
+  expect((await runWeir(['db', 'migrate'], env)).code).toBe(0);
   const victim = startWeir(['worker'], env);
   let rescuer: ReturnType<typeof startWeir> | undefined;
   try {
-    expect((await runWeir(['db', 'migrate'], env)).code).toBe(0);
     await victim.waitFor(/worker started/);
     const runId = JSON.parse((await runWeir(['trigger', 'crashy', '--json'], env)).stdout).run_id;
     await eventually(async () => (await pool.query("SELECT 1 FROM weir.task_instance WHERE run_id = $1 AND state = 'running'", [runId])).rowCount, 20_000, 'first try running');

@@ -76,16 +76,10 @@ export async function createRuns(engine: Engine, graph: DagGraph, specs: RunSpec
     const inserted = await tx.query<{ run_id: string }>(sql('insert_runs'), [
       graph.dag.id, runType, queue, tasks.length, graph.leaves,
       ids, specs.map((s) => s.logicalDate), specs.map((s) => s.dataIntervalStart), specs.map((s) => s.dataIntervalEnd), specs.map((s) => JSON.stringify(s.conf)),
+      tasks.map((t) => t.id), tasks.map((t) => t.retries), tasks.map((t) => t.triggerRule), tasks.map((t) => t.upstream.length),
     ]);
     const created = inserted.rows.map((r) => r.run_id);
     if (!created.length) return { created, admitted: [] };
-    await tx.query(sql('insert_task_instances'), [
-      created,
-      tasks.map((t) => t.id),
-      tasks.map((t) => t.retries),
-      tasks.map((t) => t.triggerRule),
-      tasks.map((t) => t.upstream.length),
-    ]);
     const admitted = await admitRuns(engine, tx, graph);
     return { created, admitted };
   };
@@ -148,14 +142,12 @@ async function queueTasks(engine: Engine, client: pg.PoolClient, graph: DagGraph
 /** none -> queued for (run, task) pairs, with one pg-boss job per try, per queue. */
 async function queuePairs(engine: Engine, client: pg.PoolClient, runs: Map<string, RunRef>, pairs: { runId: string; taskId: string }[]): Promise<void> {
   if (!pairs.length) return;
-  const { rows } = await client.query<{ run_id: string; task_id: string; try_number: number }>(sql('queue_task_instances'), [pairs.map((p) => p.runId), pairs.map((p) => p.taskId)]);
-  const byQueue = new Map<string, TaskJobData[]>();
-  for (const r of rows) {
-    const run = runs.get(r.run_id)!;
-    if (!byQueue.has(run.queue)) byQueue.set(run.queue, []);
-    byQueue.get(run.queue)!.push({ dagId: run.graph.dag.id, runId: r.run_id, taskId: r.task_id, tryNumber: r.try_number + 1 });
+  const queues = [...new Set(pairs.map((p) => runs.get(p.runId)!.queue))];
+  for (const queue of queues) {
+    const mine = pairs.filter((p) => runs.get(p.runId)!.queue === queue);
+    const { rows } = await client.query<{ run_id: string; task_id: string; try_number: number }>(sql('queue_task_instances'), [mine.map((p) => p.runId), mine.map((p) => p.taskId), queue]);
+    await enqueueTries(engine.boss, client, queue, rows.map((r) => ({ dagId: runs.get(r.run_id)!.graph.dag.id, runId: r.run_id, taskId: r.task_id, tryNumber: r.try_number + 1 })), undefined, false);
   }
-  for (const [queue, tries] of byQueue) await enqueueTries(engine.boss, client, queue, tries);
 }
 
 export interface PropagateResult {
