@@ -52,19 +52,14 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
       const session = getSession();
-      const database = await session.database({ migrate: false }).catch(async (err) => {
-        if ((err as WeirError).code !== 'not_migrated') throw err;
-        return undefined;
-      });
+      const { resolveDatabaseUrl, openDatabaseUrl } = await import('../database/connect.ts');
+      const { url } = await resolveDatabaseUrl(session.config);
+      const database = await openDatabaseUrl(url, { migrate: false, skipVersionCheck: true });
       let applied: string[];
-      if (database) applied = await migrate(database.pool);
-      else {
-        const { resolveDatabaseUrl, openDatabaseUrl } = await import('../database/connect.ts');
-        const { url } = await resolveDatabaseUrl(session.config);
-        const fresh = await openDatabaseUrl(url, { migrate: false }).catch(() => undefined);
-        const pgPool = fresh?.pool ?? new (await import('pg')).default.Pool({ connectionString: url });
-        applied = await migrate(pgPool);
-        await pgPool.end();
+      try {
+        applied = await migrate(database.pool);
+      } finally {
+        await database.close();
       }
       const engine = await session.engine();
       await ensureQueue(engine.boss, 'weir_task');

@@ -26,6 +26,8 @@ export interface OpenOptions {
   /** Pool size. Default 10. */
   poolMax?: number;
   applicationName?: string;
+  /** Do not require weir's schema to be current (for `weir db migrate` itself). */
+  skipVersionCheck?: boolean;
 }
 
 async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
@@ -68,7 +70,7 @@ export async function openDatabaseUrl(url: string, options: OpenOptions = {}, em
     throw new WeirError('db_unreachable', `cannot connect to PostgreSQL at ${maskUrl(url)}: ${toError(err).message}`, { exitCode: 2, cause: err });
   }
   if (options.migrate) await migrate(pool);
-  else await assertMigrated(pool);
+  else if (!options.skipVersionCheck) await assertMigrated(pool);
   let closed = false;
   return {
     url,
