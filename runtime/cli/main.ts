@@ -67,6 +67,16 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
       print(Boolean(opts.json), { applied }, () => (applied.length ? `applied ${applied.join(', ')}` : 'weir\'s schema is up to date'));
     });
 
+  db.command('stop')
+    .description('stop the embedded PostgreSQL of this WEIR_HOME (the next weir command starts it again)')
+    .action(async () => {
+      const session = getSession();
+      if (session.config.databaseUrl) throw new InputError('not_embedded', 'WEIR_DATABASE_URL is set: weir does not run that server, so it will not stop it');
+      const { stopEmbeddedPostgres } = await import('../database/embedded.ts');
+      const stopped = await stopEmbeddedPostgres(session.config.home);
+      process.stdout.write(stopped ? 'embedded PostgreSQL stopped\n' : 'embedded PostgreSQL was not running\n');
+    });
+
   const dags = program.command('dags').description('DAG files');
   dags.command('list')
     .description('every DAG in WEIR_DAGS_FOLDER, with broken files and their errors')
