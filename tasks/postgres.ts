@@ -1,0 +1,236 @@
+/**
+ * Loading into PostgreSQL: named connections (`WEIR_CONN_<NAME>`), SQL files from
+ * `sql/` read once, an idempotent batched upsert that reports inserted / updated /
+ * unchanged rows, and a COPY path for large loads (COPY into a temp staging table,
+ * then one merge statement).
+ *
+ * ```ts
+ * const pool = new pg.Pool({ connectionString: connectionUrl('warehouse', weirDatabaseUrl) });
+ * await applySqlFile(pool, 'warehouse/stocks.sql');
+ * const counts = await upsertRows(pool, { table: 'stocks.daily_prices', key: ['symbol', 'date'], rows, ignoreChangesIn: ['extracted_at'] });
+ * ```
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { SQL_DIR } from '../runtime/database/sql.ts';
+import { WeirError } from '../runtime/errors.ts';
+
+export { SQL_DIR };
+
+/**
+ * The URL of a named connection: `WEIR_CONN_<NAME>` (name upper-cased, non-alphanumerics
+ * as `_`, so `warehouse` reads `WEIR_CONN_WAREHOUSE`), else `fallback`. Throws naming the
+ * variable when neither is set.
+ */
+export function connectionUrl(name: string, fallback?: string, env: NodeJS.ProcessEnv = process.env): string {
+  const variable = `WEIR_CONN_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+  const value = env[variable];
+  if (value && value.trim() !== '') return value.trim();
+  if (fallback) return fallback;
+  throw new WeirError('no_connection', `connection "${name}" is not configured: set ${variable} to a postgres:// URL`, { exitCode: 2 });
+}
+
+const fileCache = new Map<string, string>();
+
+/** The text of `sql/<relativePath>`, read once and cached. Paths may not leave `sql/`. */
+export function sqlFile(relativePath: string): string {
+  const full = path.resolve(SQL_DIR, relativePath);
+  if (!full.startsWith(SQL_DIR + path.sep)) throw new WeirError('bad_sql_path', `SQL file "${relativePath}" is outside sql/`);
+  let text = fileCache.get(full);
+  if (text === undefined) {
+    try {
+      text = readFileSync(full, 'utf8');
+    } catch {
+      throw new WeirError('no_sql_file', `SQL file sql/${relativePath} not found`);
+    }
+    fileCache.set(full, text);
+  }
+  return text;
+}
+
+type Queryable = pg.Pool | pg.ClientBase;
+
+function isPool(db: Queryable): db is pg.Pool {
+  // instanceof alone fails when two copies of pg are loaded; a pool is the one with totalCount.
+  return db instanceof pg.Pool || 'totalCount' in db;
+}
+
+/** Run `fn` in a transaction on a client of `db` (or on `db` itself when it is a client). */
+async function inTransaction<T>(db: Queryable, fn: (client: pg.ClientBase) => Promise<T>): Promise<T> {
+  const client = isPool(db) ? await db.connect() : db;
+  try {
+    await client.query('BEGIN');
+    try {
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    }
+  } finally {
+    if (isPool(db)) (client as pg.PoolClient).release();
+  }
+}
+
+/**
+ * Apply an idempotent schema file (`CREATE ... IF NOT EXISTS`) such as
+ * `warehouse/stocks.sql`, under an advisory lock so two tasks creating the same schema
+ * at once do not collide on the catalog's unique indexes.
+ */
+export async function applySqlFile(db: Queryable, relativePath: string): Promise<void> {
+  const text = sqlFile(relativePath);
+  await inTransaction(db, async (client) => {
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`weir:sql:${relativePath}`]);
+    await client.query(text);
+  });
+}
+
+/** `schema.table` or `table`, each part escaped. */
+export function qualifiedName(table: string): string {
+  const parts = table.split('.');
+  if (parts.length > 2 || parts.some((p) => p === '')) throw new WeirError('bad_identifier', `table name "${table}" must be "table" or "schema.table"`);
+  return parts.map((p) => pg.escapeIdentifier(p)).join('.');
+}
+
+export interface UpsertOptions<Row extends Record<string, unknown>> {
+  /** Target table, `schema.table`. */
+  table: string;
+  /** Conflict key (a primary key or unique index of the table). */
+  key: readonly (keyof Row & string)[];
+  rows: readonly Row[];
+  /** Columns to write. Default: the keys of the first row. */
+  columns?: readonly (keyof Row & string)[];
+  /**
+   * Columns written on insert but ignored when deciding whether a row changed, and not
+   * overwritten then (e.g. `extracted_at`): re-loading the same data changes nothing.
+   * Default none.
+   */
+  ignoreChangesIn?: readonly (keyof Row & string)[];
+  /** Rows per statement; clamped so a statement stays under PostgreSQL's 65 535 parameters. Default 500. */
+  batchSize?: number;
+}
+
+export interface UpsertCounts {
+  inserted: number;
+  updated: number;
+  unchanged: number;
+}
+
+function resolveColumns<Row extends Record<string, unknown>>(options: UpsertOptions<Row>, sample: Row | undefined) {
+  const columns = [...(options.columns ?? (sample ? (Object.keys(sample) as (keyof Row & string)[]) : []))];
+  if (options.key.length === 0) throw new WeirError('bad_option', 'upsert: key must name at least one column');
+  for (const k of options.key) {
+    if (!columns.includes(k)) throw new WeirError('bad_option', `upsert: key column "${k}" is not among the columns (${columns.join(', ')})`);
+  }
+  const ignore = new Set<string>(options.ignoreChangesIn ?? []);
+  const compared = columns.filter((c) => !options.key.includes(c) && !ignore.has(c));
+  return { columns, compared };
+}
+
+/** `ON CONFLICT ... DO UPDATE ... WHERE changed RETURNING (xmax = 0)` for a target aliased `t`: xmax is 0 only for a freshly inserted tuple. */
+function conflictClause(key: readonly string[], compared: readonly string[]): string {
+  const k = key.map((c) => pg.escapeIdentifier(c)).join(', ');
+  if (compared.length === 0) return `ON CONFLICT (${k}) DO NOTHING RETURNING (xmax = 0) AS inserted`;
+  const set = compared.map((c) => `${pg.escapeIdentifier(c)} = EXCLUDED.${pg.escapeIdentifier(c)}`).join(', ');
+  const mine = compared.map((c) => `t.${pg.escapeIdentifier(c)}`).join(', ');
+  const theirs = compared.map((c) => `EXCLUDED.${pg.escapeIdentifier(c)}`).join(', ');
+  return `ON CONFLICT (${k}) DO UPDATE SET ${set} WHERE (${mine}) IS DISTINCT FROM (${theirs}) RETURNING (xmax = 0) AS inserted`;
+}
+
+function tally(result: pg.QueryResult<{ inserted: boolean }>, sent: number, into: UpsertCounts): void {
+  const inserted = result.rows.filter((r) => r.inserted).length;
+  into.inserted += inserted;
+  into.updated += result.rows.length - inserted;
+  into.unchanged += sent - result.rows.length;
+}
+
+/**
+ * Idempotent upsert in batches, all in one transaction: inserts new keys, updates rows
+ * whose compared columns differ, leaves identical rows alone (no dead tuples, no
+ * trigger noise). Values are always `$n` parameters; identifiers go through
+ * `pg.escapeIdentifier`. Rows must be unique on `key` (a row twice in one statement is
+ * an error in PostgreSQL; de-duplicate first, e.g. with `cleanRows`).
+ */
+export async function upsertRows<Row extends Record<string, unknown>>(db: Queryable, options: UpsertOptions<Row>): Promise<UpsertCounts> {
+  const counts: UpsertCounts = { inserted: 0, updated: 0, unchanged: 0 };
+  if (options.rows.length === 0) return counts;
+  const { columns, compared } = resolveColumns(options, options.rows[0]);
+  const seen = new Set<string>();
+  for (const row of options.rows) {
+    const k = JSON.stringify(options.key.map((c) => row[c]));
+    if (seen.has(k)) throw new WeirError('duplicate_key', `upsert into ${options.table}: two rows share the key ${options.key.join(', ')} = ${k}; de-duplicate before loading`);
+    seen.add(k);
+  }
+  const table = qualifiedName(options.table);
+  const maxRows = Math.floor(65_535 / columns.length);
+  const batchSize = Math.max(1, Math.min(options.batchSize ?? 500, maxRows));
+  const columnList = columns.map((c) => pg.escapeIdentifier(c)).join(', ');
+  const conflict = conflictClause(options.key, compared);
+  await inTransaction(db, async (client) => {
+    for (let i = 0; i < options.rows.length; i += batchSize) {
+      const batch = options.rows.slice(i, i + batchSize);
+      const values: unknown[] = [];
+      const tuples = batch.map((row) => {
+        const placeholders = columns.map((c) => {
+          values.push(row[c] ?? null);
+          return `$${values.length}`;
+        });
+        return `(${placeholders.join(', ')})`;
+      });
+      const text = `INSERT INTO ${table} AS t (${columnList}) VALUES ${tuples.join(', ')} ${conflict}`;
+      tally(await client.query<{ inserted: boolean }>(text, values), batch.length, counts);
+    }
+  });
+  return counts;
+}
+
+function csvField(value: unknown): string {
+  if (value === null || value === undefined) return ''; // unquoted empty = NULL in CSV format
+  let text: string;
+  if (value instanceof Date) text = value.toISOString();
+  else if (typeof value === 'object') text = JSON.stringify(value);
+  else text = String(value);
+  return `"${text.replace(/"/g, '""')}"`;
+}
+
+/**
+ * Large loads: COPY rows into a temp table shaped like the target, then merge with the
+ * same `ON CONFLICT ... WHERE changed` rule as `upsertRows`, in one transaction.
+ * Accepts any (async) iterable, so rows can stream from a file without being held in
+ * memory. Duplicate keys in the input are collapsed (last one wins).
+ */
+export async function copyUpsert<Row extends Record<string, unknown>>(
+  db: Queryable,
+  options: Omit<UpsertOptions<Row>, 'rows' | 'batchSize'> & { rows: Iterable<Row> | AsyncIterable<Row>; columns: readonly (keyof Row & string)[] },
+): Promise<UpsertCounts & { copied: number }> {
+  const { columns, compared } = resolveColumns({ ...options, rows: [] }, undefined);
+  const table = qualifiedName(options.table);
+  const columnList = columns.map((c) => pg.escapeIdentifier(c)).join(', ');
+  const keyList = options.key.map((c) => pg.escapeIdentifier(c)).join(', ');
+  return inTransaction(db, async (client) => {
+    await client.query(`CREATE TEMP TABLE weir_staging (LIKE ${table} INCLUDING DEFAULTS) ON COMMIT DROP`);
+    await client.query('ALTER TABLE weir_staging ADD COLUMN weir_seq bigserial');
+    let copied = 0;
+    async function* lines() {
+      for await (const row of options.rows as AsyncIterable<Row>) {
+        copied++;
+        yield `${columns.map((c) => csvField(row[c])).join(',')}\n`;
+      }
+    }
+    await pipeline(Readable.from(lines()), client.query(copyFrom(`COPY weir_staging (${columnList}) FROM STDIN (FORMAT csv)`)));
+    const merged = await client.query<{ inserted: boolean }>(
+      `INSERT INTO ${table} AS t (${columnList})
+       SELECT ${columnList} FROM (SELECT DISTINCT ON (${keyList}) * FROM weir_staging ORDER BY ${keyList}, weir_seq DESC) AS s
+       ${conflictClause(options.key, compared)}`,
+    );
+    const distinct = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM (SELECT DISTINCT ${keyList} FROM weir_staging) AS d`);
+    const counts: UpsertCounts = { inserted: 0, updated: 0, unchanged: 0 };
+    tally(merged, Number(distinct.rows[0]!.n), counts);
+    return { ...counts, copied };
+  });
+}
