@@ -166,6 +166,94 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
       }
     });
 
+  dags.command('pause <dag_id>')
+    .description('no scheduled runs for this DAG until unpaused (running runs go on)')
+    .action(async (dagId: string) => {
+      await getSession().dag(dagId);
+      const { pool } = await getSession().database();
+      await pool.query(sql('set_paused'), [dagId, true]);
+      process.stdout.write(`paused ${dagId}\n`);
+    });
+  dags.command('unpause <dag_id>')
+    .description('resume scheduling (with catchup off, only the latest interval is created: no burst)')
+    .action(async (dagId: string) => {
+      await getSession().dag(dagId);
+      const { pool } = await getSession().database();
+      await pool.query(sql('set_paused'), [dagId, false]);
+      process.stdout.write(`unpaused ${dagId}\n`);
+    });
+  dags.command('next <dag_id>')
+    .description('the next logical dates and data intervals, in the DAG\'s time zone and UTC')
+    .option('-n, --count <n>', 'how many', positiveInt('--count'), 5)
+    .option('--json', 'print JSON')
+    .action(async (dagId: string, opts: { count: number; json?: boolean }) => {
+      const g = await getSession().dag(dagId);
+      const { parseTimetable, upcomingIntervals } = await import('../scheduler/timetable.ts');
+      const tt = parseTimetable(g.dag.options);
+      if (!tt) throw new InputError('not_scheduled', `DAG "${dagId}" has no schedule (manual runs only)`);
+      const next = upcomingIntervals(tt, DateTime.now(), opts.count).map((i) => ({
+        logical_date: i.logicalDate.toISO(),
+        data_interval_start: i.start.toISO(),
+        data_interval_end: i.end.toISO(),
+        logical_date_utc: i.logicalDate.toUTC().toISO(),
+        runs_after_utc: i.end.toUTC().toISO(),
+      }));
+      print(Boolean(opts.json), { dag_id: dagId, schedule: g.dag.options.schedule, timezone: tt.timezone, next }, () =>
+        table([`logical date (${tt.timezone})`, 'data interval', 'logical date (UTC)', 'created after (UTC)'], next.map((n) => [n.logical_date, `[${n.data_interval_start}, ${n.data_interval_end})`, n.logical_date_utc, n.runs_after_utc])));
+    });
+
+  program.command('scheduler')
+    .description('create scheduled runs when their intervals end, until SIGTERM/SIGINT')
+    .action(async () => {
+      const session = getSession();
+      const loaded = await session.dags();
+      for (const [file, errors] of loaded.broken) logger.error({ file, errors }, 'broken DAG file: not scheduled');
+      const engine = await session.engine();
+      const { Scheduler } = await import('../scheduler/scheduler.ts');
+      const scheduler = new Scheduler(engine, loaded);
+      await scheduler.start();
+      await waitForSignal(() => scheduler.stop());
+    });
+
+  program.command('standalone')
+    .description('scheduler and worker (and the embedded database) in one process, for local use')
+    .option('-c, --concurrency <n>', 'tasks run at once', positiveInt('--concurrency'))
+    .action(async (opts: { concurrency?: number }) => {
+      const session = getSession();
+      const loaded = await session.dags();
+      for (const [file, errors] of loaded.broken) logger.error({ file, errors }, 'broken DAG file skipped');
+      const engine = await session.engine({ supervise: true, bossMax: 6 });
+      const { Scheduler } = await import('../scheduler/scheduler.ts');
+      const worker = new Worker(engine, loaded, { concurrency: opts.concurrency });
+      const scheduler = new Scheduler(engine, loaded);
+      await worker.start();
+      await scheduler.start();
+      process.stderr.write(`weir standalone: scheduling ${scheduler.dagIds.length} DAG(s), worker running; Ctrl-C to stop\n`);
+      await waitForSignal(async () => {
+        await scheduler.stop();
+        await worker.stop();
+      });
+    });
+
+  program.command('backfill <dag_id>')
+    .description('one run per data interval whose logical date is in [--from, --to], oldest first, under maxActiveRuns')
+    .requiredOption('--from <date>', 'first logical date (ISO, in the DAG\'s time zone)')
+    .requiredOption('--to <date>', 'last logical date (ISO, in the DAG\'s time zone)')
+    .option('--conf <json>', 'run parameters as a JSON object')
+    .option('-p, --param <key=value>', 'one run parameter (repeatable)', collect)
+    .option('--rerun-failed', 'clear and re-run intervals whose run failed')
+    .option('--dry-run', 'print what would be created; change nothing')
+    .option('--json', 'print JSON')
+    .action(async (dagId: string, opts: { from: string; to: string; conf?: string; param?: string[]; rerunFailed?: boolean; dryRun?: boolean; json?: boolean }) => {
+      const session = getSession();
+      const graph = await session.dag(dagId);
+      const conf = parseConf(graph.dag, { conf: opts.conf, pairs: opts.param });
+      const { runBackfill } = await import('./backfill.ts');
+      const summary = await runBackfill(session, graph, { from: opts.from, to: opts.to, conf, rerunFailed: Boolean(opts.rerunFailed), dryRun: Boolean(opts.dryRun), json: Boolean(opts.json) });
+      print(Boolean(opts.json), summary, () => summary.text);
+      if (summary.interrupted) setExit(130);
+    });
+
   program.command('trigger <dag_id>')
     .description('create a run now (manual), validated against the DAG\'s params')
     .option('--conf <json>', 'run parameters as a JSON object')

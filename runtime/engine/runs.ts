@@ -387,9 +387,9 @@ async function enqueueAlert(engine: Engine, client: pg.PoolClient, graph: DagGra
  * Cancel a run (Airflow's "mark failed"): running tries fail and are aborted
  * through their signal, tasks not started yet are skipped, the run is failed.
  */
-export async function cancelRun(engine: Engine, graph: DagGraph | undefined, runId: string): Promise<boolean> {
+export async function cancelRun(engine: Engine, graph: DagGraph | undefined, runId: string, note = 'cancelled'): Promise<boolean> {
   return withTransaction(engine.pool, async (client) => {
-    const run = await client.query("UPDATE weir.dag_run SET state = 'failed', end_date = now(), note = 'cancelled' WHERE run_id = $1 AND state IN ('queued', 'running') RETURNING dag_id", [runId]);
+    const run = await client.query("UPDATE weir.dag_run SET state = 'failed', end_date = now(), note = $2 WHERE run_id = $1 AND state IN ('queued', 'running') RETURNING dag_id", [runId, note]);
     if (!run.rowCount) return false;
     await client.query(
       `UPDATE weir.task_instance SET

@@ -1,0 +1,198 @@
+/**
+ * The scheduler: decides when scheduled runs exist. bree is its clock — one job per
+ * scheduled DAG, firing on the DAG's cron in its time zone — but every tick only
+ * says "look now": what is due is computed from the database (the latest scheduled
+ * logical date) and created with deterministic run ids and ON CONFLICT DO NOTHING.
+ * So a dropped tick, a late tick, a restart or a second scheduler can neither skip
+ * nor duplicate an interval. A slower safety tick covers ticks bree drops.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import Bree from 'bree';
+import { DateTime } from 'luxon';
+import type { LoadedDags } from '../loader/loader.ts';
+import type { DagGraph } from '../loader/graph.ts';
+import { cancelRun, createRuns, type Engine } from '../engine/runs.ts';
+import { validateParams } from '../engine/params.ts';
+import { sql } from '../database/sql.ts';
+import { logger } from '../log.ts';
+import { toError } from '../errors.ts';
+import { dueIntervals, parseTimetable, intervalRunId, type Timetable } from './timetable.ts';
+
+const TICK_JOB = path.join(path.dirname(fileURLToPath(import.meta.url)), 'tick-job.js');
+
+export interface SchedulerOptions {
+  /** Look at every DAG this often even without a bree tick. Default 30000 ms. */
+  safetyTickMs?: number;
+  /** Clock, for tests. */
+  now?: () => DateTime;
+}
+
+interface Scheduled {
+  graph: DagGraph;
+  timetable: Timetable;
+  running: Promise<void> | undefined;
+  again: boolean;
+}
+
+export class Scheduler {
+  private readonly scheduled = new Map<string, Scheduled>();
+  private bree: Bree | undefined;
+  private listener: pg.Client | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private state: 'idle' | 'running' | 'stopped' = 'idle';
+  private stopping: Promise<void> | undefined;
+  private readonly safetyTickMs: number;
+  private readonly now: () => DateTime;
+
+  constructor(
+    private readonly engine: Engine & { url: string },
+    dags: LoadedDags,
+    options: SchedulerOptions = {},
+  ) {
+    this.safetyTickMs = options.safetyTickMs ?? 30_000;
+    this.now = options.now ?? (() => DateTime.now());
+    for (const graph of dags.dags.values()) {
+      try {
+        const timetable = parseTimetable(graph.dag.options);
+        if (timetable) this.scheduled.set(graph.dag.id, { graph, timetable, running: undefined, again: false });
+      } catch (err) {
+        logger.error({ dag_id: graph.dag.id, file: graph.file, err: toError(err).message }, 'DAG has a bad schedule; it will not be scheduled');
+      }
+    }
+  }
+
+  /** DAG ids this scheduler creates runs for. */
+  get dagIds(): string[] {
+    return [...this.scheduled.keys()];
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'idle') return;
+    this.state = 'running';
+    await this.engine.pool.query(sql('register_dags'), [[...this.scheduled.keys()]]);
+    await this.listen();
+    // Catch up first: whatever came due while no scheduler ran.
+    await Promise.all(this.dagIds.map((id) => this.tick(id)));
+    const jobs = [...this.scheduled.values()]
+      .filter((s) => s.timetable.kind === 'cron')
+      .map((s) => ({ name: s.graph.dag.id, path: TICK_JOB, cron: s.timetable.cron, timezone: s.timetable.timezone }));
+    if (jobs.length) {
+      this.bree = new Bree({ root: false, doRootCheck: false, logger: false, jobs, workerMessageHandler: () => {} });
+      // bree emits this the moment the cron fires, before the tick thread even starts.
+      this.bree.on('worker created', (name: string) => void this.tick(name));
+      await this.bree.start();
+    }
+    this.timer = setInterval(() => {
+      for (const id of this.dagIds) void this.tick(id);
+      void this.enforceRunTimeouts();
+    }, this.safetyTickMs);
+    logger.info({ dags: this.dagIds }, 'scheduler started');
+  }
+
+  private async listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.engine.url, application_name: 'weir-scheduler-listen' });
+    client.on('notification', (msg) => {
+      if (msg.payload && this.scheduled.has(msg.payload)) void this.tick(msg.payload);
+    });
+    client.on('error', (err) => {
+      logger.warn({ err: toError(err).message }, 'scheduler LISTEN connection lost; the safety tick covers it');
+      this.listener = undefined;
+      if (this.state === 'running') setTimeout(() => void this.listen().catch(() => {}), 1000).unref();
+    });
+    await client.connect();
+    await client.query('LISTEN weir_dag_changed');
+    this.listener = client;
+  }
+
+  /**
+   * Create the runs due now for one DAG. Ticks of one DAG never overlap; a tick that
+   * arrives during one runs again right after it.
+   */
+  tick(dagId: string): Promise<void> {
+    const s = this.scheduled.get(dagId);
+    if (!s || this.state !== 'running') return Promise.resolve();
+    if (s.running) {
+      s.again = true;
+      return s.running;
+    }
+    s.running = (async () => {
+      do {
+        s.again = false;
+        try {
+          await this.createDueRuns(s);
+        } catch (err) {
+          logger.error({ dag_id: dagId, err: toError(err).message }, 'scheduler tick failed; the next tick retries');
+        }
+      } while (s.again && this.state === 'running');
+    })().finally(() => (s.running = undefined));
+    return s.running;
+  }
+
+  private async createDueRuns(s: Scheduled): Promise<string[]> {
+    const dagId = s.graph.dag.id;
+    const { rows } = await this.engine.pool.query<{ is_paused: boolean; last_logical_date: Date | null }>(sql('dag_schedule_state'), [dagId]);
+    const state = rows[0]!;
+    if (state.is_paused) return [];
+    const due = dueIntervals(s.timetable, {
+      now: this.now(),
+      lastLogicalDate: state.last_logical_date ? DateTime.fromJSDate(state.last_logical_date, { zone: s.timetable.timezone }) : undefined,
+    });
+    if (!due.length) return [];
+    const conf = validateParams(s.graph.dag, {});
+    const { created } = await createRuns(
+      this.engine,
+      s.graph,
+      due.map((i) => ({
+        runType: 'scheduled' as const,
+        runId: intervalRunId(dagId, i.logicalDate),
+        conf,
+        logicalDate: i.logicalDate.toJSDate(),
+        dataIntervalStart: i.start.toJSDate(),
+        dataIntervalEnd: i.end.toJSDate(),
+      })),
+    );
+    if (created.length) logger.info({ dag_id: dagId, runs: created.length, first: created[0], last: created[created.length - 1] }, 'scheduled runs created');
+    return created;
+  }
+
+  /** Fire a DAG's bree job now, as its cron would (for tests and the benchmark). */
+  async fireClock(dagId: string): Promise<void> {
+    if (!this.bree) throw new Error('no bree jobs: no DAG with a cron schedule');
+    await this.bree.run(dagId);
+  }
+
+  /** dagrunTimeoutMs: a run running longer fails, and its tasks are aborted. */
+  async enforceRunTimeouts(): Promise<number> {
+    let n = 0;
+    for (const s of this.scheduled.values()) {
+      const timeoutMs = s.graph.dag.options.dagrunTimeoutMs;
+      if (!timeoutMs) continue;
+      const { rows } = await this.engine.pool.query<{ run_id: string }>(sql('overdue_runs'), [s.graph.dag.id, timeoutMs]);
+      for (const r of rows) {
+        if (await cancelRun(this.engine, s.graph, r.run_id, `timed out after ${timeoutMs} ms (dagrunTimeoutMs)`)) n++;
+      }
+    }
+    return n;
+  }
+
+  /** Stop ticking; let a tick in progress finish. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const wasRunning = this.state === 'running';
+      this.state = 'stopped';
+      if (!wasRunning) return;
+      if (this.timer) clearInterval(this.timer);
+      for (const step of [
+        async () => this.bree?.stop(),
+        async () => Promise.all([...this.scheduled.values()].map((s) => s.running)),
+        async () => this.listener?.end(),
+      ]) {
+        await step().catch((err) => logger.warn({ err: toError(err).message }, 'scheduler shutdown step failed'));
+      }
+      logger.info({}, 'scheduler stopped');
+    })();
+    return this.stopping;
+  }
+}
