@@ -410,12 +410,21 @@ export function findCycleIn(tasks: readonly DiscoveredTask[]): string[] | undefi
   return findCycle(standIn as unknown as Dag);
 }
 
-function describeContainer(ts: Ts, node: TsNode): string {
+/** The nearest construct that makes a task declaration conditional or repeated, for the uncertain reason. */
+function describeContainer(ts: Ts, from: TsNode): string {
+  for (let node: TsNode | undefined = from; node && !ts.isSourceFile(node); node = node.parent) {
+    const what = describeNode(ts, node);
+    if (what) return what;
+  }
+  return 'an expression';
+}
+
+function describeNode(ts: Ts, node: TsNode): string | undefined {
   if (ts.isForStatement(node) || ts.isForOfStatement(node) || ts.isForInStatement(node) || ts.isWhileStatement(node) || ts.isDoStatement(node)) return 'a loop';
   if (ts.isFunctionLike(node)) return 'a function';
-  if (ts.isIfStatement(node) || ts.isConditionalExpression(node) || ts.isSwitchStatement(node) || ts.isBinaryExpression(node)) return 'a condition or expression';
+  if (ts.isIfStatement(node) || ts.isConditionalExpression(node) || ts.isSwitchStatement(node)) return 'a condition';
   if (ts.isCallExpression(node)) return 'a call (e.g. `.map`/`.forEach`)';
-  return 'a block';
+  return undefined;
 }
 
 /** `z.object({ name: z.string().default('x'), ... })` → names, types and literal defaults. */
