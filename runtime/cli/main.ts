@@ -226,12 +226,16 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
       const { Scheduler } = await import('../scheduler/scheduler.ts');
       const worker = new Worker(engine, loaded, { concurrency: opts.concurrency });
       const scheduler = new Scheduler(engine, loaded);
+      const { Alerter } = await import('../worker/alerter.ts');
+      const alerter = new Alerter(engine.boss);
       await worker.start();
+      await alerter.start();
       await scheduler.start();
       process.stderr.write(`weir standalone: scheduling ${scheduler.dagIds.length} DAG(s), worker running; Ctrl-C to stop\n`);
       await waitForSignal(async () => {
         await scheduler.stop();
         await worker.stop();
+        await alerter.stop();
       });
     });
 
@@ -382,6 +386,30 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
       if (outcome.kind === 'failed') setExit(1);
     });
 
+  program.command('demo')
+    .description('run the flagship stock_prices DAG end to end on the zero-setup defaults')
+    .option('--conf <json>', 'override run parameters')
+    .option('-p, --param <key=value>', 'override one run parameter (repeatable)', collect)
+    .option('--json', 'print JSON')
+    .action(async (opts: { conf?: string; param?: string[]; json?: boolean }) => {
+      const { runDemo } = await import('./demo.ts');
+      const result = await runDemo(getSession(), { conf: opts.conf, pairs: opts.param, json: Boolean(opts.json) });
+      print(Boolean(opts.json), result.summary, () => result.text);
+      if (result.state !== 'success') setExit(1);
+    });
+
+  const email = program.command('email').description('email settings');
+  email.command('test')
+    .description('send a test message with the current settings (WEIR_SMTP_URL, or the outbox)')
+    .requiredOption('--to <address>', 'recipient')
+    .option('--json', 'print JSON')
+    .action(async (opts: { to: string; json?: boolean }) => {
+      if (!/^[^@\s]+@[^@\s]+$/.test(opts.to)) throw new InputError('bad_address', `--to "${opts.to}" is not an email address`);
+      const { sendTestEmail } = await import('../mailer.ts');
+      const sent = await sendTestEmail(opts.to);
+      print(Boolean(opts.json), sent, () => (sent.transport === 'outbox' ? `test email written to ${sent.files?.html} (no WEIR_SMTP_URL set)` : `test email sent to ${opts.to} via SMTP (message id ${sent.messageId})`));
+    });
+
   program.command('worker')
     .description('execute tasks until stopped (SIGTERM/SIGINT drain in-flight tasks first)')
     .option('-c, --concurrency <n>', 'tasks run at once', positiveInt('--concurrency'))
@@ -392,8 +420,14 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
       for (const [file, errors] of loaded.broken) logger.error({ file, errors }, 'broken DAG file skipped');
       const engine = await session.engine({ supervise: true, bossMax: 6 });
       const worker = new Worker(engine, loaded, { concurrency: opts.concurrency, queue: opts.queue });
+      const { Alerter } = await import('../worker/alerter.ts');
+      const alerter = new Alerter(engine.boss);
       await worker.start();
-      await waitForSignal(() => worker.stop());
+      await alerter.start();
+      await waitForSignal(async () => {
+        await worker.stop();
+        await alerter.stop();
+      });
     });
 
   return program;

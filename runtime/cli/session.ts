@@ -32,6 +32,8 @@ export class Session {
 
   async database(options: { migrate?: boolean } = {}): Promise<Database> {
     this.db ??= await openDatabase(this.config, options);
+    // Tasks that default to weir's own database (tasks/postgres.ts connectionUrl) find it here.
+    process.env.WEIR_RESOLVED_DATABASE_URL ??= this.db.url;
     return this.db;
   }
 

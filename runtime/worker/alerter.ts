@@ -1,0 +1,59 @@
+/**
+ * The alerter: sends the emails the engine enqueued on the `weir_alert` queue
+ * (a task failed for good; optionally, a task will be retried). Alerts travel
+ * through pg-boss with their own retries (up to 20, exponential backoff to 15 min),
+ * so an SMTP outage delays an alert but never drops it; a failed send is logged
+ * with the SMTP password masked.
+ */
+import type { PgBoss } from 'pg-boss';
+import type { LogLine } from '../authoring/dag.ts';
+import { ALERT_QUEUE, ensureQueue } from '../queue.ts';
+import { logger } from '../log.ts';
+import { toError } from '../errors.ts';
+import { redact } from '../redact.ts';
+
+export interface AlertJob {
+  kind: 'task_failure' | 'task_retry';
+  dagId: string;
+  runId: string;
+  taskId: string;
+  tryNumber: number;
+  error: string | null;
+  logTail: LogLine[];
+  recipients: string[];
+}
+
+export class Alerter {
+  private workId: string | undefined;
+
+  constructor(private readonly boss: PgBoss) {}
+
+  async start(): Promise<void> {
+    await ensureQueue(this.boss, ALERT_QUEUE);
+    // Loaded lazily: nodemailer and the template engine are only needed once an alert exists.
+    const { sendTaskFailureAlert } = await import('../../tasks/email-alert.ts');
+    this.workId = await this.boss.work<AlertJob>(ALERT_QUEUE, { batchSize: 1, pollingIntervalSeconds: 2 }, async ([job]) => {
+      const a = job!.data;
+      try {
+        const sent = await sendTaskFailureAlert({
+          to: a.recipients,
+          dagId: a.dagId,
+          runId: a.runId,
+          taskId: a.taskId,
+          tryNumber: a.tryNumber,
+          error: a.kind === 'task_retry' ? `(will be retried) ${a.error ?? ''}` : a.error ?? 'unknown error',
+          logTail: a.logTail.map((l) => `${l.ts} ${l.level.toUpperCase()} ${l.msg}`),
+        });
+        logger.info({ dag_id: a.dagId, run_id: a.runId, task_id: a.taskId, transport: sent.transport, files: sent.files }, 'alert sent');
+      } catch (err) {
+        logger.warn({ dag_id: a.dagId, run_id: a.runId, task_id: a.taskId, err: redact(toError(err).message) }, 'sending an alert failed; pg-boss retries it');
+        throw err;
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.workId) await this.boss.offWork(ALERT_QUEUE, { id: this.workId, wait: true }).catch(() => {});
+    this.workId = undefined;
+  }
+}
