@@ -106,9 +106,9 @@ export interface UpsertOptions<Row extends Record<string, unknown>> {
   /** Columns to write. Default: the keys of the first row. */
   columns?: readonly (keyof Row & string)[];
   /**
-   * Columns written on insert but ignored when deciding whether a row changed, and not
-   * overwritten then (e.g. `extracted_at`): re-loading the same data changes nothing.
-   * Default none.
+   * Columns ignored when deciding whether a row changed (e.g. `extracted_at`): re-loading
+   * the same data changes nothing, while a row whose values changed gets them rewritten
+   * too. Default none.
    */
   ignoreChangesIn?: readonly (keyof Row & string)[];
   /** Rows per statement; clamped so a statement stays under PostgreSQL's 65 535 parameters. Default 500. */
@@ -128,15 +128,16 @@ function resolveColumns<Row extends Record<string, unknown>>(options: UpsertOpti
     if (!columns.includes(k)) throw new WeirError('bad_option', `upsert: key column "${k}" is not among the columns (${columns.join(', ')})`);
   }
   const ignore = new Set<string>(options.ignoreChangesIn ?? []);
-  const compared = columns.filter((c) => !options.key.includes(c) && !ignore.has(c));
-  return { columns, compared };
+  const updated = columns.filter((c) => !options.key.includes(c));
+  const compared = updated.filter((c) => !ignore.has(c));
+  return { columns, updated, compared };
 }
 
 /** `ON CONFLICT ... DO UPDATE ... WHERE changed RETURNING (xmax = 0)` for a target aliased `t`: xmax is 0 only for a freshly inserted tuple. */
-function conflictClause(key: readonly string[], compared: readonly string[]): string {
+function conflictClause(key: readonly string[], updated: readonly string[], compared: readonly string[]): string {
   const k = key.map((c) => pg.escapeIdentifier(c)).join(', ');
   if (compared.length === 0) return `ON CONFLICT (${k}) DO NOTHING RETURNING (xmax = 0) AS inserted`;
-  const set = compared.map((c) => `${pg.escapeIdentifier(c)} = EXCLUDED.${pg.escapeIdentifier(c)}`).join(', ');
+  const set = updated.map((c) => `${pg.escapeIdentifier(c)} = EXCLUDED.${pg.escapeIdentifier(c)}`).join(', ');
   const mine = compared.map((c) => `t.${pg.escapeIdentifier(c)}`).join(', ');
   const theirs = compared.map((c) => `EXCLUDED.${pg.escapeIdentifier(c)}`).join(', ');
   return `ON CONFLICT (${k}) DO UPDATE SET ${set} WHERE (${mine}) IS DISTINCT FROM (${theirs}) RETURNING (xmax = 0) AS inserted`;
@@ -159,7 +160,7 @@ function tally(result: pg.QueryResult<{ inserted: boolean }>, sent: number, into
 export async function upsertRows<Row extends Record<string, unknown>>(db: Queryable, options: UpsertOptions<Row>): Promise<UpsertCounts> {
   const counts: UpsertCounts = { inserted: 0, updated: 0, unchanged: 0 };
   if (options.rows.length === 0) return counts;
-  const { columns, compared } = resolveColumns(options, options.rows[0]);
+  const { columns, updated, compared } = resolveColumns(options, options.rows[0]);
   const seen = new Set<string>();
   for (const row of options.rows) {
     const k = JSON.stringify(options.key.map((c) => row[c]));
@@ -170,7 +171,7 @@ export async function upsertRows<Row extends Record<string, unknown>>(db: Querya
   const maxRows = Math.floor(65_535 / columns.length);
   const batchSize = Math.max(1, Math.min(options.batchSize ?? 500, maxRows));
   const columnList = columns.map((c) => pg.escapeIdentifier(c)).join(', ');
-  const conflict = conflictClause(options.key, compared);
+  const conflict = conflictClause(options.key, updated, compared);
   await inTransaction(db, async (client) => {
     for (let i = 0; i < options.rows.length; i += batchSize) {
       const batch = options.rows.slice(i, i + batchSize);
@@ -208,7 +209,7 @@ export async function copyUpsert<Row extends Record<string, unknown>>(
   db: Queryable,
   options: Omit<UpsertOptions<Row>, 'rows' | 'batchSize'> & { rows: Iterable<Row> | AsyncIterable<Row>; columns: readonly (keyof Row & string)[] },
 ): Promise<UpsertCounts & { copied: number }> {
-  const { columns, compared } = resolveColumns({ ...options, rows: [] }, undefined);
+  const { columns, updated, compared } = resolveColumns({ ...options, rows: [] }, undefined);
   const table = qualifiedName(options.table);
   const columnList = columns.map((c) => pg.escapeIdentifier(c)).join(', ');
   const keyList = options.key.map((c) => pg.escapeIdentifier(c)).join(', ');
@@ -226,7 +227,7 @@ export async function copyUpsert<Row extends Record<string, unknown>>(
     const merged = await client.query<{ inserted: boolean }>(
       `INSERT INTO ${table} AS t (${columnList})
        SELECT ${columnList} FROM (SELECT DISTINCT ON (${keyList}) * FROM weir_staging ORDER BY ${keyList}, weir_seq DESC) AS s
-       ${conflictClause(options.key, compared)}`,
+       ${conflictClause(options.key, updated, compared)}`,
     );
     const distinct = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM (SELECT DISTINCT ${keyList} FROM weir_staging) AS d`);
     const counts: UpsertCounts = { inserted: 0, updated: 0, unchanged: 0 };
