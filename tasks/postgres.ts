@@ -97,7 +97,7 @@ export function qualifiedName(table: string): string {
   return parts.map((p) => pg.escapeIdentifier(p)).join('.');
 }
 
-export interface UpsertOptions<Row extends Record<string, unknown>> {
+export interface UpsertOptions<Row extends object> {
   /** Target table, `schema.table`. */
   table: string;
   /** Conflict key (a primary key or unique index of the table). */
@@ -121,7 +121,7 @@ export interface UpsertCounts {
   unchanged: number;
 }
 
-function resolveColumns<Row extends Record<string, unknown>>(options: UpsertOptions<Row>, sample: Row | undefined) {
+function resolveColumns<Row extends object>(options: UpsertOptions<Row>, sample: Row | undefined) {
   const columns = [...(options.columns ?? (sample ? (Object.keys(sample) as (keyof Row & string)[]) : []))];
   if (options.key.length === 0) throw new WeirError('bad_option', 'upsert: key must name at least one column');
   for (const k of options.key) {
@@ -157,13 +157,13 @@ function tally(result: pg.QueryResult<{ inserted: boolean }>, sent: number, into
  * `pg.escapeIdentifier`. Rows must be unique on `key` (a row twice in one statement is
  * an error in PostgreSQL; de-duplicate first, e.g. with `cleanRows`).
  */
-export async function upsertRows<Row extends Record<string, unknown>>(db: Queryable, options: UpsertOptions<Row>): Promise<UpsertCounts> {
+export async function upsertRows<Row extends object>(db: Queryable, options: UpsertOptions<Row>): Promise<UpsertCounts> {
   const counts: UpsertCounts = { inserted: 0, updated: 0, unchanged: 0 };
   if (options.rows.length === 0) return counts;
   const { columns, updated, compared } = resolveColumns(options, options.rows[0]);
   const seen = new Set<string>();
   for (const row of options.rows) {
-    const k = JSON.stringify(options.key.map((c) => row[c]));
+    const k = JSON.stringify(options.key.map((c) => (row as Record<string, unknown>)[c]));
     if (seen.has(k)) throw new WeirError('duplicate_key', `upsert into ${options.table}: two rows share the key ${options.key.join(', ')} = ${k}; de-duplicate before loading`);
     seen.add(k);
   }
@@ -178,7 +178,7 @@ export async function upsertRows<Row extends Record<string, unknown>>(db: Querya
       const values: unknown[] = [];
       const tuples = batch.map((row) => {
         const placeholders = columns.map((c) => {
-          values.push(row[c] ?? null);
+          values.push((row as Record<string, unknown>)[c] ?? null);
           return `$${values.length}`;
         });
         return `(${placeholders.join(', ')})`;
@@ -205,7 +205,7 @@ function csvField(value: unknown): string {
  * Accepts any (async) iterable, so rows can stream from a file without being held in
  * memory. Duplicate keys in the input are collapsed (last one wins).
  */
-export async function copyUpsert<Row extends Record<string, unknown>>(
+export async function copyUpsert<Row extends object>(
   db: Queryable,
   options: Omit<UpsertOptions<Row>, 'rows' | 'batchSize'> & { rows: Iterable<Row> | AsyncIterable<Row>; columns: readonly (keyof Row & string)[] },
 ): Promise<UpsertCounts & { copied: number }> {
@@ -220,7 +220,7 @@ export async function copyUpsert<Row extends Record<string, unknown>>(
     async function* lines() {
       for await (const row of options.rows as AsyncIterable<Row>) {
         copied++;
-        yield `${columns.map((c) => csvField(row[c])).join(',')}\n`;
+        yield `${columns.map((c) => csvField((row as Record<string, unknown>)[c])).join(',')}\n`;
       }
     }
     await pipeline(Readable.from(lines()), client.query(copyFrom(`COPY weir_staging (${columnList}) FROM STDIN (FORMAT csv)`)));
@@ -234,4 +234,32 @@ export async function copyUpsert<Row extends Record<string, unknown>>(
     tally(merged, Number(distinct.rows[0]!.n), counts);
     return { ...counts, copied };
   });
+}
+
+/**
+ * weir's own database URL (WEIR_DATABASE_URL, else the embedded server, started if
+ * needed): the default for named connections such as the warehouse. Loaded lazily so
+ * that importing this module from a DAG file does no I/O.
+ */
+export async function weirDatabaseUrl(): Promise<string> {
+  const [{ loadConfig }, { resolveDatabaseUrl }] = await Promise.all([import('../runtime/config.ts'), import('../runtime/database/connect.ts')]);
+  return (await resolveDatabaseUrl(loadConfig())).url;
+}
+
+/**
+ * Run `fn` with a small pool on the named connection (`WEIR_CONN_<NAME>`, default weir's
+ * own database), closing it afterwards whatever happens. Pool size default 2.
+ */
+export async function withConnection<T>(name: string, fn: (pool: pg.Pool) => Promise<T>, options: { max?: number; env?: NodeJS.ProcessEnv } = {}): Promise<T> {
+  const env = options.env ?? process.env;
+  const variable = `WEIR_CONN_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+  const url = env[variable]?.trim() ? connectionUrl(name, undefined, env) : await weirDatabaseUrl();
+  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 2, application_name: `weir:${name}` });
+  // An idle client dropped by the server must not crash the worker; the next query reports it.
+  pool.on('error', () => {});
+  try {
+    return await fn(pool);
+  } finally {
+    await pool.end();
+  }
 }

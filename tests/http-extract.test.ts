@@ -114,7 +114,7 @@ describe('retries', () => {
     try {
       const error = await createHttpClient({ baseURL: s.url, ...fast, retries: 1, log: { warn: (m, f) => lines.push(m + JSON.stringify(f)) } })
         .get('/time_series', { params: { apikey: 'sk-live-7f3a9c21' } })
-        .catch((e: unknown) => e as Error);
+        .then(() => new Error('expected a failure') as Error, (e: unknown) => e as Error);
       expect(error.message).toContain('apikey=***');
       expect(error.message).not.toContain('sk-live-7f3a9c21');
       expect(JSON.stringify(error)).not.toContain('sk-live-7f3a9c21');
@@ -258,7 +258,7 @@ describe('OAuth2 refresh-token client', () => {
     const s = await serve((_req, res) => json(res, 400, { error: 'invalid_grant', error_description: 'Token invalid' }));
     try {
       const client = new OAuth2Client({ tokenUrl: `${s.url}/token`, clientId: 'cid', clientSecret: 'very-secret-client', refreshToken: 'very-secret-refresh', clientAuth: 'body', http: createHttpClient(fast) });
-      const error = await client.get(`${s.url}/api`).catch((e: unknown) => e as Error);
+      const error = await client.get(`${s.url}/api`).then(() => new Error('expected a failure') as Error, (e: unknown) => e as Error);
       expect(error).toBeInstanceOf(NonRetryableError);
       expect(error.message).toMatch(/invalid_grant.*re-authorise/);
       expect(error.message).not.toContain('very-secret');

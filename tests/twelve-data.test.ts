@@ -67,7 +67,7 @@ test.each([429, 200] as const)('out of per-minute credits (HTTP %i) is retried a
 
 test('credits still out after the last retry: a retryable error that says so', async () => {
   server.setFailureMode({ kind: 'rate_limit', status: 200, retryAfterS: 0 });
-  const error = await client({ retries: 1 }).timeSeries({ symbols: ['AMZN'], ...year2020 }).catch((e: unknown) => e as Error);
+  const error = await client({ retries: 1 }).timeSeries({ symbols: ['AMZN'], ...year2020 }).then(() => new Error('expected a failure') as Error, (e: unknown) => e as Error);
   expect(error).toBeInstanceOf(WeirError);
   expect(error).not.toBeInstanceOf(NonRetryableError);
   expect(error.message).toMatch(/per-minute API credits/);
@@ -77,7 +77,7 @@ test('credits still out after the last retry: a retryable error that says so', a
 test('a Retry-After beyond the cap fails at once instead of waiting', async () => {
   server.setFailureMode({ kind: 'rate_limit', status: 429, retryAfterS: 3600 });
   const before = server.requests;
-  const error = await client({ maxRetryAfterMs: 5000 }).timeSeries({ symbols: ['AMZN'], ...year2020 }).catch((e: unknown) => e as WeirError);
+  const error = await client({ maxRetryAfterMs: 5000 }).timeSeries({ symbols: ['AMZN'], ...year2020 }).then(() => new Error('expected a failure') as WeirError, (e: unknown) => e as WeirError);
   expect(error.code).toBe('retry_after_too_long');
   expect(server.requests - before).toBe(1);
 });
@@ -90,7 +90,7 @@ test('a burst of 5xx is retried through', async () => {
 
 test('malformed JSON: a clear, retryable error', async () => {
   server.setFailureMode({ kind: 'malformed', times: 1 });
-  const error = await client().timeSeries({ symbols: ['AAPL', 'AMZN'], ...year2020 }).catch((e: unknown) => e as WeirError);
+  const error = await client().timeSeries({ symbols: ['AAPL', 'AMZN'], ...year2020 }).then(() => new Error('expected a failure') as WeirError, (e: unknown) => e as WeirError);
   expect(error).toBeInstanceOf(WeirError);
   expect(error.code).toBe('malformed_response');
   expect(error.message).toMatch(/not the expected JSON/);
@@ -106,7 +106,7 @@ test('slow responses still succeed within the timeout', async () => {
 
 test('an invalid key (401) is a NonRetryableError, sent once, key redacted', async () => {
   const before = server.requests;
-  const error = await client({ apiKey: 'wrong-key-5a5a5a' }).timeSeries({ symbols: ['AAPL'], ...year2020 }).catch((e: unknown) => e as Error);
+  const error = await client({ apiKey: 'wrong-key-5a5a5a' }).timeSeries({ symbols: ['AAPL'], ...year2020 }).then(() => new Error('expected a failure') as Error, (e: unknown) => e as Error);
   expect(error).toBeInstanceOf(NonRetryableError);
   expect(error.message).toMatch(/rejected the API key \(HTTP 401\).*TWELVE_DATA_API_KEY/);
   expect(error.message).not.toContain('wrong-key-5a5a5a');
@@ -119,7 +119,7 @@ test('the invalid-key failure mode behaves the same', async () => {
 });
 
 test('a 400 for the whole request is a NonRetryableError', async () => {
-  const error = await client().timeSeries({ symbols: ['NOPE'], ...year2020 }).catch((e: unknown) => e as Error);
+  const error = await client().timeSeries({ symbols: ['NOPE'], ...year2020 }).then(() => new Error('expected a failure') as Error, (e: unknown) => e as Error);
   expect(error).toBeInstanceOf(NonRetryableError);
   expect(error.message).toMatch(/HTTP 400.*not found: NOPE/);
 });
