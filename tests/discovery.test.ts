@@ -236,6 +236,27 @@ describe('cache', () => {
   });
 });
 
+test('validate re-checks a DAG file when a local file it imports changes (type errors are cached per file)', async () => {
+  const folder = path.join(tmp, 'typed');
+  fs.mkdirSync(folder);
+  fs.writeFileSync(path.join(folder, '_helper.ts'), 'export const rows: number = 3;\n');
+  fs.writeFileSync(path.join(folder, 'uses_helper.ts'), [
+    "import { dag } from 'weir';",
+    "import { rows } from './_helper.ts';",
+    "const d = dag({ id: 'uses_helper' });",
+    'd.task({ id: \'count\' }, () => rows.toFixed(0));',
+    'export default d;',
+    '',
+  ].join('\n'));
+  const dir = path.join(tmp, 'typed-cache');
+  expect((await validateDags(folder, { cacheDir: dir })).errors).toEqual([]);
+  fs.writeFileSync(path.join(folder, '_helper.ts'), "export const rows: string = 'three';\n");
+  const v = await validateDags(folder, { cacheDir: dir });
+  expect(v.errors.map((e) => `${path.basename(e.file)}:${e.line}:${e.column}: ${e.message}`)).toEqual([
+    "uses_helper.ts:4:36: TS2551: Property 'toFixed' does not exist on type 'string'. Did you mean 'fixed'?",
+  ]);
+});
+
 describe('rendering', () => {
   let d: DagRecord;
   beforeAll(async () => {

@@ -74,6 +74,11 @@ export class DiscoveryCache {
     return entry.report;
   }
 
+  /** Keep an entry this run did not read (a listing keeps the type errors `validate` stored). */
+  keep(key: string): void {
+    if (this.entries[key]) this.used.add(key);
+  }
+
   set(key: string, report: FileReport, deps: string[]): void {
     this.entries[key] = { report, deps: Object.fromEntries(deps.map((d) => [d, fileKey(d)])) };
     this.used.add(key);

@@ -19,9 +19,9 @@ import type { DagRecord, DiscoveryDiagnostic, DiscoveryResult, FileReport } from
 export interface DiscoverOptions {
   /** Where the cache index lives. Default `${WEIR_HOME:-./.weir}/cache/discovery`. */
   cacheDir?: string;
-  /** Use and update the cache. Default true (forced off for the type-check part). */
+  /** Use and update the cache. Default true. */
   cache?: boolean;
-  /** Also report TypeScript type errors (slower: ~1.5 s per 500 files, never cached). Default false. */
+  /** Also report TypeScript type errors (slow: seconds per 500 files, so cached per file too). Default false. */
   typeCheck?: boolean;
   /** Load files the static reading is unsure of in a child process. Default true. */
   runtimeFallback?: boolean;
@@ -59,24 +59,40 @@ export async function discoverDags(folder: string, options: DiscoverOptions = {}
     return { file, text, key: contentKey(file, text) };
   });
   const reports = new Map<string, FileReport>();
-  // Type-checking needs every file in one program anyway, so the cache only saves work when listing.
   const misses = sources.filter((s) => {
-    const hit = typeCheck ? undefined : cache?.get(s.key);
+    const hit = cache?.get(s.key);
     if (hit) reports.set(s.file, hit);
     return !hit;
   });
+  // Type errors are cached apart from the static reading, keyed also by the local files each
+  // DAG file imports (weir's own API is covered by the weir version in the cache).
+  const typeErrors = new Map<string, DiscoveryDiagnostic[]>();
+  if (!typeCheck) for (const s of sources) cache?.keep(typeKey(s.key));
+  const typeMisses = !typeCheck ? [] : sources.filter((s) => {
+    const hit = cache?.get(typeKey(s.key));
+    if (hit) typeErrors.set(s.file, hit.errors);
+    return !hit;
+  });
 
-  let typeErrors = new Map<string, DiscoveryDiagnostic[]>();
-  if (misses.length) {
+  const toRead = [...new Set([...misses, ...typeMisses])];
+  if (toRead.length) {
     const { readPrograms, resolveRelativeImports } = await import('./program-reader.ts');
-    const read = await readPrograms(misses, { typeCheck });
-    typeErrors = read.typeErrors;
-    const fallbacks = await runFallbacks(read.readings, options);
+    const read = await readPrograms(toRead, { typeCheck: typeMisses.length > 0 });
+    const missed = new Set(misses);
+    const readings = read.readings.filter((_, i) => missed.has(toRead[i]!));
+    const fallbacks = await runFallbacks(readings, options);
     read.readings.forEach((reading, i) => {
+      const source = toRead[i]!;
+      const typed = read.typeErrors.get(reading.file);
+      if (typed) {
+        typeErrors.set(reading.file, typed);
+        cache?.set(typeKey(source.key), { file: reading.file, dag: null, errors: typed }, read.localImports.get(reading.file) ?? []);
+      }
+      if (!missed.has(source)) return;
       const report = toReport(reading, fallbacks.get(reading.file));
       reports.set(reading.file, report);
       const deps = fallbacks.has(reading.file) ? resolveRelativeImports(reading.file, reading.relativeImports) : [];
-      cache?.set(misses[i]!.key, report, deps);
+      cache?.set(source.key, report, deps);
     });
   }
   cache?.save();
@@ -161,6 +177,9 @@ function toReport(reading: FileReading, loaded: IsolatedDag | IsolatedFailure | 
   };
   return { file: reading.file, dag, errors: [] };
 }
+
+/** Cache key of a file's type errors, next to its static reading's key. */
+const typeKey = (key: string) => `types:${key}`;
 
 function pos(p: { line: number; column: number }) {
   return { line: p.line, column: p.column };

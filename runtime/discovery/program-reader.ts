@@ -22,6 +22,8 @@ export interface ProgramReading {
   readings: FileReading[];
   /** file → type errors in that DAG file or a local file it imports (reported against the DAG file's own list). */
   typeErrors: Map<string, DiscoveryDiagnostic[]>;
+  /** file → the user's own files it imports, transitively (their changes change its type errors). */
+  localImports: Map<string, string[]>;
 }
 
 /**
@@ -73,19 +75,22 @@ export async function readPrograms(sources: readonly SourceText[], options: { ty
     return readDagFile(ts, sf.compilerNode, sources[i]!.file, syntax);
   });
   const typeErrors = new Map<string, DiscoveryDiagnostic[]>();
+  const localImports = new Map<string, string[]>();
   if (options.typeCheck) {
     sources.forEach((s, i) => {
+      const closure = localClosure(ts, program, sourceFiles[i]!.compilerNode);
+      localImports.set(s.file, closure.slice(1).map((f) => path.normalize(f.fileName)));
       // A file with syntax errors already reports them; its type errors would only echo them.
-      if (readings[i]!.errors.some((e) => e.code === 'syntax_error')) return;
-      typeErrors.set(s.file, typeDiagnostics(ts, program, sourceFiles[i]!.compilerNode));
+      typeErrors.set(s.file, readings[i]!.errors.some((e) => e.code === 'syntax_error') ? [] : typeDiagnostics(ts, program, closure));
     });
   }
-  return { readings, typeErrors };
+  return { readings, typeErrors, localImports };
 }
 
-function typeDiagnostics(ts: typeof TsNamespace, program: TsNamespace.Program, root: TsNamespace.SourceFile): DiscoveryDiagnostic[] {
+function typeDiagnostics(ts: typeof TsNamespace, program: TsNamespace.Program, closure: readonly TsNamespace.SourceFile[]): DiscoveryDiagnostic[] {
   const out: DiscoveryDiagnostic[] = [];
-  for (const sf of localClosure(ts, program, root)) {
+  const root = closure[0]!;
+  for (const sf of closure) {
     const diags = [...program.getSyntacticDiagnostics(sf), ...program.getSemanticDiagnostics(sf)];
     for (const d of diags) {
       if (d.category !== ts.DiagnosticCategory.Error) continue;
