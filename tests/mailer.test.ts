@@ -131,7 +131,7 @@ test('SMTP down: the send fails (so the task retries) with the password redacted
   await probe.close(); // connection refused from now on
   registerSecret(PASSWORD);
   const error = await sendThresholdAlert(alert, { smtpUrl: smtpUrl(port), home, connectionTimeoutMs: 2000 }).then(
-    () => new Error('expected a failure'),
+    (): Error & { code?: string } => new Error('expected a failure'),
     (e: unknown) => e as Error & { code?: string },
   );
   expect(error.code).toBe('smtp_failed');
