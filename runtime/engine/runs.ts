@@ -364,6 +364,9 @@ export async function endTry(engine: Engine, graph: DagGraph, input: EndTryInput
   return { ...results[0]!, claimed };
 }
 
+/** First retry delay of an alert whose sending failed (pg-boss doubles it, up to 15 min). Default 30 s. */
+const alertRetryDelayS = () => Math.max(1, Number(process.env.WEIR_ALERT_RETRY_DELAY_S ?? 30) || 30);
+
 /** Alerts travel through their own queue with retries, so an SMTP outage delays an alert but never drops it. */
 async function enqueueAlert(engine: Engine, client: pg.PoolClient, graph: DagGraph, input: EndTryInput, kind: 'task_failure' | 'task_retry', error: string | null): Promise<void> {
   await ensureQueue(engine.boss, ALERT_QUEUE);
@@ -379,7 +382,7 @@ async function enqueueAlert(engine: Engine, client: pg.PoolClient, graph: DagGra
       logTail: input.logs.slice(-20),
       recipients: graph.dag.options.alertRecipients ?? [],
     },
-    { db: bossDb(client), retryLimit: 20, retryDelay: 30, retryBackoff: true, retryDelayMax: 900 },
+    { db: bossDb(client), retryLimit: 20, retryDelay: alertRetryDelayS(), retryBackoff: true, retryDelayMax: 900 },
   );
 }
 
