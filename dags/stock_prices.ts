@@ -22,17 +22,13 @@ import { sendThresholdAlert } from '../tasks/email-alert.ts';
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date as YYYY-MM-DD');
 
 const params = z.object({
-  /** Symbols to extract and load. */
-  symbols: z.array(z.string().regex(/^[A-Za-z0-9.\-:]{1,20}$/)).min(1).default(['AAPL', 'AMZN', 'DIS']),
-  /** Symbol whose average is checked. */
-  symbol: z.string().regex(/^[A-Za-z0-9.\-:]{1,20}$/).default('AMZN'),
-  /** First day of the window, inclusive. Default: data_interval_start. */
-  start_date: isoDate.optional(),
-  /** Last day of the window, inclusive. Default: the day before data_interval_end. */
-  end_date: isoDate.optional(),
-  th_min: z.number().default(130),
-  th_max: z.number().default(150),
-  recipients: z.array(z.email()).min(1).default(['data-team@example.com']),
+  symbols: z.array(z.string().regex(/^[A-Za-z0-9.\-:]{1,20}$/)).min(1).default(['AAPL', 'AMZN', 'DIS']).describe('symbols to extract and load'),
+  symbol: z.string().regex(/^[A-Za-z0-9.\-:]{1,20}$/).default('AMZN').describe('symbol whose average price is checked'),
+  start_date: isoDate.optional().describe('first day of the window, inclusive (default: data_interval_start)'),
+  end_date: isoDate.optional().describe('last day of the window, inclusive (default: the day before data_interval_end)'),
+  th_min: z.number().default(130).describe('lower bound of the average, inclusive'),
+  th_max: z.number().default(150).describe('upper bound of the average, inclusive'),
+  recipients: z.array(z.email()).min(1).default(['data-team@example.com']).describe('who gets the threshold alert'),
 });
 type Params = z.output<typeof params>;
 
