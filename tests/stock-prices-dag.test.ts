@@ -109,6 +109,22 @@ test('out of API credits (HTTP 200 error body, twice): retried through, run succ
   expect(api.requests - before).toBe(3);
 });
 
+test('a burst of 5xx is retried inside the try; malformed JSON fails the try and the next one succeeds', async () => {
+  api.setFailureMode({ kind: 'server_error', status: 503, times: 2 });
+  const first = await te.trigger('stock_prices', { ...year2020 });
+  expect(await te.waitForRun(first, 30_000)).toBe('success');
+
+  api.setFailureMode({ kind: 'malformed', times: 1 });
+  const second = await te.trigger('stock_prices', { ...year2020 });
+  expect(await te.waitForRun(second, 30_000)).toBe('success');
+  const { rows } = await te.db.pool.query<{ try_number: number; state: string; error: string | null }>(
+    `SELECT try_number, state, error FROM weir.task_try WHERE run_id = $1 AND task_id = 'extract' ORDER BY try_number`,
+    [second],
+  );
+  expect(rows.map((r) => r.state)).toEqual(['up_for_retry', 'success']);
+  expect(rows[0]!.error).toMatch(/not the expected JSON/);
+});
+
 test('an invalid key fails extract at once with a clear error; nothing downstream runs', async () => {
   api.setFailureMode({ kind: 'invalid_key' });
   const runId = await te.trigger('stock_prices', { ...year2020 });
