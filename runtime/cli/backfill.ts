@@ -13,7 +13,7 @@ import type { DagGraph } from '../loader/graph.ts';
 import { InputError } from '../errors.ts';
 import { sql } from '../database/sql.ts';
 import { clearRun, createRuns, type Engine } from '../engine/runs.ts';
-import { parseTimetable, intervalsBetween, intervalRunId, type DataInterval } from '../scheduler/timetable.ts';
+import { parseTimetable, intervalsBetween, scheduledRunId, type DataInterval } from '../schedule/timetable.ts';
 
 const BATCH = 500;
 
@@ -58,12 +58,14 @@ export async function planBackfill(engine: Engine, graph: DagGraph, intervals: D
 }
 
 export async function runBackfill(session: Session, graph: DagGraph, options: BackfillOptions): Promise<BackfillSummary> {
-  const tt = parseTimetable(graph.dag.options) ?? parseTimetable({ ...graph.dag.options, schedule: '@daily' })!;
+  // A DAG without a schedule is backfilled day by day.
+  let tt = parseTimetable(graph.dag.options);
+  if (tt.kind === 'manual') tt = parseTimetable({ ...graph.dag.options, schedule: '@daily' });
   const zone = tt.timezone;
   const from = parseBound('from', options.from, zone);
   const to = parseBound('to', options.to, zone);
   if (to < from) throw new InputError('bad_range', `--to ${options.to} is before --from ${options.from}`);
-  const intervals = intervalsBetween({ ...tt, endDate: undefined }, from, to);
+  const intervals = intervalsBetween(tt, from, to);
   const engine = await session.engine();
   const existing = await planBackfill(engine, graph, intervals);
 
@@ -101,7 +103,7 @@ export async function runBackfill(session: Session, graph: DagGraph, options: Ba
         const batch = toCreate.slice(i, i + BATCH);
         const { created } = await createRuns(engine, graph, batch.map((b) => ({
           runType: 'backfill' as const,
-          runId: intervalRunId(graph.dag.id, b.logicalDate, 'backfill'),
+          runId: scheduledRunId(graph.dag.id, b.logicalDate, 'backfill'),
           conf: options.conf,
           logicalDate: b.logicalDate.toJSDate(),
           dataIntervalStart: b.start.toJSDate(),

@@ -188,15 +188,15 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
     .option('--json', 'print JSON')
     .action(async (dagId: string, opts: { count: number; json?: boolean }) => {
       const g = await getSession().dag(dagId);
-      const { parseTimetable, upcomingIntervals } = await import('../scheduler/timetable.ts');
+      const { parseTimetable, nextRuns } = await import('../schedule/timetable.ts');
       const tt = parseTimetable(g.dag.options);
-      if (!tt) throw new InputError('not_scheduled', `DAG "${dagId}" has no schedule (manual runs only)`);
-      const next = upcomingIntervals(tt, DateTime.now(), opts.count).map((i) => ({
-        logical_date: i.logicalDate.toISO(),
-        data_interval_start: i.start.toISO(),
-        data_interval_end: i.end.toISO(),
-        logical_date_utc: i.logicalDate.toUTC().toISO(),
-        runs_after_utc: i.end.toUTC().toISO(),
+      if (tt.kind === 'manual') throw new InputError('not_scheduled', `DAG "${dagId}" has no schedule (manual runs only)`);
+      const next = nextRuns(tt, DateTime.now(), opts.count).map((i) => ({
+        logical_date: i.iso.local.logicalDate,
+        data_interval_start: i.iso.local.start,
+        data_interval_end: i.iso.local.end,
+        logical_date_utc: i.iso.utc.logicalDate,
+        runs_after_utc: i.iso.utc.runAfter,
       }));
       print(Boolean(opts.json), { dag_id: dagId, schedule: g.dag.options.schedule, timezone: tt.timezone, next }, () =>
         table([`logical date (${tt.timezone})`, 'data interval', 'logical date (UTC)', 'created after (UTC)'], next.map((n) => [n.logical_date, `[${n.data_interval_start}, ${n.data_interval_end})`, n.logical_date_utc, n.runs_after_utc])));

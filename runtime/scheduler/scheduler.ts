@@ -18,7 +18,7 @@ import { validateParams } from '../engine/params.ts';
 import { sql } from '../database/sql.ts';
 import { logger } from '../log.ts';
 import { toError } from '../errors.ts';
-import { dueIntervals, parseTimetable, intervalRunId, type Timetable } from './timetable.ts';
+import { dueIntervals, parseTimetable, scheduledRunId, type Timetable } from '../schedule/timetable.ts';
 
 const TICK_JOB = path.join(path.dirname(fileURLToPath(import.meta.url)), 'tick-job.js');
 
@@ -56,7 +56,7 @@ export class Scheduler {
     for (const graph of dags.dags.values()) {
       try {
         const timetable = parseTimetable(graph.dag.options);
-        if (timetable) this.scheduled.set(graph.dag.id, { graph, timetable, running: undefined, again: false });
+        if (timetable.kind !== 'manual') this.scheduled.set(graph.dag.id, { graph, timetable, running: undefined, again: false });
       } catch (err) {
         logger.error({ dag_id: graph.dag.id, file: graph.file, err: toError(err).message }, 'DAG has a bad schedule; it will not be scheduled');
       }
@@ -75,9 +75,12 @@ export class Scheduler {
     await this.listen();
     // Catch up first: whatever came due while no scheduler ran.
     await Promise.all(this.dagIds.map((id) => this.tick(id)));
-    const jobs = [...this.scheduled.values()]
-      .filter((s) => s.timetable.kind === 'cron')
-      .map((s) => ({ name: s.graph.dag.id, path: TICK_JOB, cron: s.timetable.cron, timezone: s.timetable.timezone }));
+    const jobs = [...this.scheduled.values()].flatMap((s) => {
+      const tt = s.timetable;
+      if (tt.kind !== 'cron') return [];
+      // bree reads a 6-field expression (seconds first) only when told so.
+      return [{ name: s.graph.dag.id, path: TICK_JOB, cron: tt.cron, timezone: tt.timezone, hasSeconds: tt.cron.trim().split(/\s+/).length === 6 }];
+    });
     if (jobs.length) {
       this.bree = new Bree({ root: false, doRootCheck: false, logger: false, jobs, workerMessageHandler: () => {} });
       // bree emits this the moment the cron fires, before the tick thread even starts.
@@ -146,7 +149,7 @@ export class Scheduler {
       s.graph,
       due.map((i) => ({
         runType: 'scheduled' as const,
-        runId: intervalRunId(dagId, i.logicalDate),
+        runId: scheduledRunId(dagId, i.logicalDate),
         conf,
         logicalDate: i.logicalDate.toJSDate(),
         dataIntervalStart: i.start.toJSDate(),
@@ -159,8 +162,20 @@ export class Scheduler {
 
   /** Fire a DAG's bree job now, as its cron would (for tests and the benchmark). */
   async fireClock(dagId: string): Promise<void> {
-    if (!this.bree) throw new Error('no bree jobs: no DAG with a cron schedule');
-    await this.bree.run(dagId);
+    const bree = this.bree;
+    if (!bree) throw new Error('no bree jobs: no DAG with a cron schedule');
+    // bree refuses to start a job whose previous tick thread is still alive; wait for it.
+    if (bree.workers.has(dagId)) {
+      await new Promise<void>((resolve) => {
+        const onDeleted = (name: string) => {
+          if (name !== dagId) return;
+          bree.off('worker deleted', onDeleted);
+          resolve();
+        };
+        bree.on('worker deleted', onDeleted);
+      });
+    }
+    await bree.run(dagId);
   }
 
   /** dagrunTimeoutMs: a run running longer fails, and its tasks are aborted. */
