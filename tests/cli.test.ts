@@ -127,10 +127,23 @@ test('dags test runs the whole DAG in-process against the database', async () =>
   expect(run).toMatchObject({ run_type: 'test', state: 'success' });
 });
 
-test('dags list and dags show print one JSON document with --json', async () => {
+test('dags list, dags show and dags validate read the files statically and print one JSON document with --json', async () => {
   const listed = JSON.parse((await runWeir(['dags', 'list', '--json'], env)).stdout);
   expect(listed.dags.map((d: { dag_id: string }) => d.dag_id).sort()).toEqual(['fails', 'greet', 'slow']);
   const shown = JSON.parse((await runWeir(['dags', 'show', 'greet', '--json'], env)).stdout);
-  expect(shown.params).toEqual([{ name: 'name', type: 'string', default: 'world' }, { name: 'times', type: 'number', default: 1 }]);
+  expect(shown.params.map((p: { name: string; type: string; default: unknown }) => [p.name, p.type, p.default])).toEqual([['name', 'string', 'world'], ['times', 'number', 1]]);
   expect(shown.tasks.map((t: { task_id: string; upstream: string[] }) => [t.task_id, t.upstream])).toEqual([['hello', []], ['shout', ['hello']]]);
+  const mermaid = await runWeir(['dags', 'show', 'greet', '--format', 'mermaid'], env);
+  expect(mermaid.stdout).toMatch(/^flowchart LR[\s\S]*hello --> shout/);
+  const validated = await runWeir(['dags', 'validate', '--json'], env);
+  expect(validated.code).toBe(0);
+  expect(JSON.parse(validated.stdout)).toMatchObject({ ok: true, dags: 3, errors: [] });
+});
+
+test('dags validate exits 1 and names file:line:column for broken DAG files', async () => {
+  const broken = await runWeir(['dags', 'validate', '--json'], { ...env, WEIR_DAGS_FOLDER: path.join(ROOT, 'tests', 'fixtures', 'dags-invalid') });
+  expect(broken.code).toBe(1);
+  const report = JSON.parse(broken.stdout);
+  expect(report.ok).toBe(false);
+  expect(report.errors.map((e: { message: string }) => e.message).join('\n')).toMatch(/syntax_error\.ts:\d+:\d+: /);
 });

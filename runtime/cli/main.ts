@@ -78,66 +78,50 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
     });
 
   const dags = program.command('dags').description('DAG files');
+  const discover = async (typeCheck = false) => {
+    const session = getSession();
+    const { discoverDags, validateDags, defaultCacheDir } = await import('../discovery/index.ts');
+    const options = { cacheDir: defaultCacheDir(session.config.home) };
+    if (typeCheck) return { validated: await validateDags(session.config.dagsFolder, options) };
+    return { result: await discoverDags(session.config.dagsFolder, options) };
+  };
+
   dags.command('list')
-    .description('every DAG in WEIR_DAGS_FOLDER, with broken files and their errors')
+    .description('every DAG in WEIR_DAGS_FOLDER, read statically (no DAG code runs), with broken files and their errors')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
-      const loaded = await getSession().dags();
-      const rows = [...loaded.dags.values()].map((g) => ({
-        dag_id: g.dag.id,
-        file: g.file,
-        schedule: g.dag.options.schedule ?? null,
-        timezone: g.dag.options.timezone ?? 'UTC',
-        tags: g.dag.options.tags ?? [],
-        owner: g.dag.options.owner ?? null,
-        tasks: g.tasks.size,
-        errors: [] as string[],
-      }));
-      const broken = [...loaded.broken].map(([file, errors]) => ({ file, errors }));
-      print(Boolean(opts.json), { dags: rows, broken }, () => {
-        const main = table(['dag_id', 'schedule', 'timezone', 'tasks', 'owner', 'tags', 'file'], rows.map((r) => [r.dag_id, r.schedule ?? 'manual', r.timezone, r.tasks, r.owner, r.tags.join(','), r.file]));
-        const errs = broken.map((b) => `BROKEN ${b.file}\n${b.errors.map((e) => `  ${e}`).join('\n')}`).join('\n');
-        return errs ? `${main}\n\n${errs}` : main;
-      });
-      if (broken.length) setExit(1);
+      const { result } = await discover();
+      const { formatDagTable, toDagListJson } = await import('../discovery/index.ts');
+      const { pausedIfReachable } = await import('./paused.ts');
+      const paused = await pausedIfReachable(getSession().config);
+      print(Boolean(opts.json), toDagListJson(result!, { paused }), () => formatDagTable(result!, { paused }));
+      if (result!.errors.length) setExit(1);
+    });
+  dags.command('validate')
+    .description('type-check and validate every DAG file (syntax, types, ids, upstream, cycles); exit 1 if any is broken')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const { validated } = await discover(true);
+      const { formatDiagnostic } = await import('../discovery/index.ts');
+      const v = validated!;
+      print(Boolean(opts.json), { ok: v.ok, dags: v.result.dags.length, errors: v.errors.map((e) => ({ ...e, message: formatDiagnostic(e) })) }, () =>
+        v.ok ? `ok: ${v.result.dags.length} DAG(s), no problems` : [...v.errors.map(formatDiagnostic), '', `${v.errors.length} problem(s) in ${new Set(v.errors.map((e) => e.file)).size} file(s)`].join('\n'));
+      if (!v.ok) setExit(1);
     });
   dags.command('show <dag_id>')
-    .description('tasks, edges, schedule and params of one DAG')
-    .option('--json', 'print JSON')
-    .action(async (dagId: string, opts: { json?: boolean }) => {
-      const g = await getSession().dag(dagId);
-      const params = describeParams(g.dag.options.params);
-      const value = {
-        dag_id: g.dag.id,
-        description: g.dag.options.description ?? null,
-        file: g.file,
-        schedule: g.dag.options.schedule ?? null,
-        timezone: g.dag.options.timezone ?? 'UTC',
-        tags: g.dag.options.tags ?? [],
-        owner: g.dag.options.owner ?? null,
-        params,
-        tasks: g.order.map((id) => {
-          const t = g.tasks.get(id)!;
-          return { task_id: id, upstream: t.upstream, downstream: g.downstream.get(id) ?? [], trigger_rule: t.triggerRule, retries: t.retries, timeout_ms: t.timeoutMs ?? null };
-        }),
-      };
-      print(Boolean(opts.json), value, () => {
-        const lines = [`${g.dag.id}${g.dag.options.description ? ` — ${g.dag.options.description}` : ''}`, `  file: ${g.file}`, `  schedule: ${value.schedule ?? 'manual only'} (${value.timezone})`];
-        if (params.length) lines.push('  params:', ...params.map((p) => `    ${p.name}: ${p.type}${p.default !== undefined ? ` = ${JSON.stringify(p.default)}` : ''}`));
-        lines.push('  tasks:');
-        const printed = new Set<string>();
-        const walk = (id: string, depth: number) => {
-          const t = g.tasks.get(id)!;
-          const extra = [t.triggerRule !== 'all_success' ? t.triggerRule : '', t.retries ? `retries=${t.retries}` : ''].filter(Boolean).join(', ');
-          const seen = printed.has(id);
-          lines.push(`${'    '.repeat(depth)}  └─ ${id}${extra ? ` [${extra}]` : ''}${seen ? ' (see above)' : ''}`);
-          if (seen) return;
-          printed.add(id);
-          for (const d of g.downstream.get(id) ?? []) walk(d, depth + 1);
-        };
-        for (const r of g.roots) walk(r, 1);
-        return lines.join('\n');
-      });
+    .description('tasks, edges, schedule and params with defaults, read statically')
+    .addOption(new Option('--format <format>', 'output format').choices(['tree', 'mermaid', 'dot', 'json']).default('tree'))
+    .option('--json', 'same as --format json')
+    .action(async (dagId: string, opts: { format: 'tree' | 'mermaid' | 'dot' | 'json'; json?: boolean }) => {
+      const { result } = await discover();
+      const record = result!.dags.find((d) => d.dagId === dagId);
+      if (!record) {
+        const known = result!.dags.map((d) => d.dagId).sort();
+        throw new InputError('unknown_dag', `unknown DAG "${dagId}"${known.length ? `; known DAGs: ${known.join(', ')}` : '; no DAGs found in the DAGs folder'}`);
+      }
+      const { renderGraph } = await import('../discovery/index.ts');
+      process.stdout.write(`${renderGraph(record, opts.json ? 'json' : opts.format)}\n`);
+      if (record.errors.length) setExit(1);
     });
   dags.command('test <dag_id>')
     .description('run the whole DAG in this process against the real database (like Airflow\'s `dags test`)')
@@ -479,24 +463,6 @@ async function printRun(pool: import('pg').Pool, runId: string, json: boolean): 
   return run.state;
 }
 
-function describeParams(schema: unknown): { name: string; type: string; default?: unknown }[] {
-  const shape = (schema as { shape?: Record<string, unknown> } | undefined)?.shape;
-  if (!shape) return [];
-  return Object.entries(shape).map(([name, field]) => {
-    const f = field as { def?: { type?: string; defaultValue?: unknown; innerType?: unknown }; type?: string; safeParse?: (v: unknown) => { success: boolean; data?: unknown } };
-    let type = f.def?.type ?? f.type ?? 'unknown';
-    let def: unknown;
-    let inner: unknown = f;
-    while (inner && ['default', 'optional', 'nullable', 'prefault'].includes((inner as { def?: { type?: string } }).def?.type ?? '')) {
-      const d = (inner as { def: { type: string; defaultValue?: unknown; innerType?: unknown } }).def;
-      if (d.type === 'default') def = typeof d.defaultValue === 'function' ? (d.defaultValue as () => unknown)() : d.defaultValue;
-      if (d.type === 'optional') type = `${type}?`;
-      inner = d.innerType;
-    }
-    const base = (inner as { def?: { type?: string } })?.def?.type ?? type;
-    return { name, type: base + (type.endsWith('?') ? '?' : ''), ...(def !== undefined ? { default: def } : {}) };
-  });
-}
 
 /** Run the CLI; returns the exit code. Errors become one line on stderr. */
 export async function main(argv: string[]): Promise<number> {
