@@ -14,6 +14,7 @@ import { createRun } from '../engine/runs.ts';
 import { Worker } from '../worker/worker.ts';
 import { followRun } from './progress.ts';
 import { WeirError } from '../errors.ts';
+import { logger } from '../log.ts';
 
 export interface DemoOptions {
   conf?: string;
@@ -26,6 +27,8 @@ const DEMO_DEFAULTS = ['symbol=AAPL', 'start_date=2020-01-01', 'end_date=2020-12
 
 export async function runDemo(session: Session, options: DemoOptions): Promise<{ state: string; summary: Record<string, unknown>; text: string }> {
   let server: { url: string; close(): Promise<void> } | undefined;
+  // The demo narrates; engine logs only when something is wrong (WEIR_LOG_LEVEL overrides).
+  if (!process.env.WEIR_LOG_LEVEL) logger.level = 'warn';
   const out = (line: string) => {
     if (!options.json) process.stderr.write(`${line}\n`);
   };
