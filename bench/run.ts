@@ -13,8 +13,11 @@ import { openDatabaseUrl } from '../runtime/database/connect.ts';
 import { startBoss } from '../runtime/queue.ts';
 import { loadDagsFolder } from '../runtime/loader/loader.ts';
 import { createRun, createRuns, type Engine } from '../runtime/engine/runs.ts';
-import { waitForRunEnd } from '../runtime/engine/wait.ts';
 import type { DagGraph } from '../runtime/loader/graph.ts';
+import { DateTime } from 'luxon';
+import { Scheduler } from '../runtime/scheduler/scheduler.ts';
+import { Session } from '../runtime/cli/session.ts';
+import { runBackfill } from '../runtime/cli/backfill.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -50,6 +53,7 @@ function startWorker(url: string): Promise<ChildProcess> {
     let buf = '';
     child.stderr!.on('data', (d: Buffer) => {
       buf += d.toString();
+      if (process.env.WEIR_BENCH_DEBUG) process.stderr.write(d);
       if (buf.includes('worker started')) resolve(child);
     });
     child.on('exit', (code) => reject(new Error(`worker exited early (${code}): ${buf}`)));
@@ -76,7 +80,9 @@ async function trigger(engine: Engine, graph: DagGraph): Promise<string> {
 
 export async function benchEngine(): Promise<Record<string, number>> {
   const home = process.env.WEIR_HOME ?? path.join(root, '.weir');
+  log('starting the embedded PostgreSQL');
   const server = await ensureEmbeddedPostgres(home);
+  log('fresh bench database');
   const dbName = 'weir_bench';
   const url = await freshDatabase(server.url, dbName);
   const db = await openDatabaseUrl(url, { migrate: true });
@@ -85,11 +91,42 @@ export async function benchEngine(): Promise<Record<string, number>> {
   const loaded = await loadDagsFolder(path.join(here, 'dags'));
   const linear = loaded.dags.get('bench_linear')!;
   const fanout = loaded.dags.get('bench_fanout')!;
+  log('starting one worker process');
   const worker = await startWorker(url);
+  // One LISTEN connection for every wait: opening one per run would itself disturb the
+  // latencies measured (a connection start costs the server a few ms of CPU).
+  const ended = new Map<string, (state: string) => void>();
+  const finished = new Map<string, string>();
+  const listener = new pg.Client({ connectionString: url });
+  await listener.connect();
+  listener.on('notification', (msg) => {
+    // Run ids carry timestamps (with colons): the state is after the last one.
+    const payload = msg.payload ?? '';
+    const cut = payload.lastIndexOf(':');
+    const runId = payload.slice(0, cut);
+    const state = payload.slice(cut + 1);
+    if (cut < 1 || !state) return;
+    finished.set(runId, state);
+    ended.get(runId)?.(state);
+  });
+  await listener.query('LISTEN weir_run');
+  const waitForRun = async (runId: string): Promise<string> => {
+    const known = finished.get(runId);
+    if (known) return known;
+    const state = await new Promise<string>((resolve) => {
+      ended.set(runId, resolve);
+      // In case it ended before the callback was registered.
+      void db.pool.query<{ state: string }>('SELECT state FROM weir.dag_run WHERE run_id = $1', [runId]).then(({ rows }) => {
+        if (rows[0] && (rows[0].state === 'success' || rows[0].state === 'failed')) resolve(rows[0].state);
+      });
+    });
+    ended.delete(runId);
+    return state;
+  };
   const results: Record<string, number> = {};
   try {
     // Warm-up: JIT, connections, prepared plans.
-    for (let i = 0; i < 5; i++) await waitForRunEnd(url, db.pool, await trigger(engine, linear));
+    for (let i = 0; i < 5; i++) await waitForRun(await trigger(engine, linear));
 
     log('linear 5-task DAG, 20 runs, idle system');
     const gaps: number[] = [];
@@ -97,7 +134,7 @@ export async function benchEngine(): Promise<Record<string, number>> {
     for (let i = 0; i < 20; i++) {
       const t0 = now();
       const runId = await trigger(engine, linear);
-      await waitForRunEnd(url, db.pool, runId);
+      await waitForRun(runId);
       const out = await outputs(db.pool, runId);
       firsts.push(out.get('t1')!.start - t0);
       for (let k = 2; k <= 5; k++) gaps.push(out.get(`t${k}`)!.start - out.get(`t${k - 1}`)!.end);
@@ -112,7 +149,7 @@ export async function benchEngine(): Promise<Record<string, number>> {
     for (let i = 0; i < 10; i++) {
       const t0 = now();
       const runId = await trigger(engine, fanout);
-      await waitForRunEnd(url, db.pool, runId);
+      await waitForRun(runId);
       const out = await outputs(db.pool, runId);
       fanouts.push(out.get('join')!.end - out.get('start')!.start);
       if (i === 0) results.fanout_trigger_to_end_first_ms = round(now() - t0);
@@ -131,12 +168,12 @@ export async function benchEngine(): Promise<Record<string, number>> {
       const { created: runIds } = await createRuns(engine, linear, Array.from({ length: 500 }, () => ({ runType: 'manual' as const, conf: {}, logicalDate: at, dataIntervalStart: at, dataIntervalEnd: at })));
       const last = runIds[runIds.length - 1]!;
       // Runs finish roughly in order; wait for all of them.
-      await waitForRunEnd(url, db.pool, last, 120_000);
+      await waitForRun(last);
       const { rows } = await db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM weir.dag_run WHERE run_id = ANY($1) AND state <> 'success'", [runIds]);
       for (let k = 0; rows[0]!.n > 0 && k < 600; k++) {
         const pending = await db.pool.query<{ run_id: string }>("SELECT run_id FROM weir.dag_run WHERE run_id = ANY($1) AND state <> 'success' LIMIT 1", [runIds]);
         if (!pending.rows[0]) break;
-        await waitForRunEnd(url, db.pool, pending.rows[0].run_id, 120_000);
+        await waitForRun(pending.rows[0].run_id);
       }
       const elapsed = now() - t0;
       const c1 = await commits(db.pool, dbName);
@@ -146,10 +183,51 @@ export async function benchEngine(): Promise<Record<string, number>> {
     }
     results.throughput_tasks_per_s = round(median(rounds), 0);
     results.commits_per_task = round(median(commitRatios));
+    log('scheduler: bree tick -> first task start, 10 ticks');
+    let shift = 0;
+    const tickDag = loaded.dags.get('bench_tick')!;
+    const scheduler = new Scheduler(engine, { dags: new Map([['bench_tick', tickDag]]), broken: new Map() }, { now: () => DateTime.now().plus({ minutes: shift }), safetyTickMs: 3_600_000 });
+    await scheduler.start();
+    const ticks: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      shift++; // the next minute's interval has ended
+      const before = (await db.pool.query<{ run_id: string }>("SELECT run_id FROM weir.dag_run WHERE dag_id = 'bench_tick' ORDER BY logical_date DESC LIMIT 1")).rows[0]?.run_id;
+      // The tick is the moment bree fires the job (as its cron would), in wall-clock ms.
+      const t0 = performance.timeOrigin + (await scheduler.fireClock('bench_tick'));
+      let runId: string | undefined;
+      for (let k = 0; k < 400 && (!runId || runId === before); k++) {
+        runId = (await db.pool.query<{ run_id: string }>("SELECT run_id FROM weir.dag_run WHERE dag_id = 'bench_tick' ORDER BY logical_date DESC LIMIT 1")).rows[0]?.run_id;
+        if (!runId || runId === before) await new Promise((r) => setTimeout(r, 5));
+      }
+      await waitForRun(runId!);
+      const out = await outputs(db.pool, runId!);
+      ticks.push(out.get('start')!.start - t0);
+    }
+    await scheduler.stop();
+    results.scheduler_tick_to_first_task_p50_ms = round(median(ticks));
+    log(`tick -> first task p50 ${results.scheduler_tick_to_first_task_p50_ms} ms`);
+
+    log('backfill: 10,000 hourly runs');
+    const session = new Session({ databaseUrl: url, dagsFolder: path.join(here, 'dags'), smtpUrl: undefined, mailFrom: 'weir@localhost', home });
+    const backfills: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      // A fresh range each round (no deletes racing the worker): 10,000 hours from 2000 + 2r years.
+      const from = DateTime.fromISO(`${2000 + 2 * r}-01-01T00:00`, { zone: 'UTC' });
+      const to = from.plus({ hours: 9_999 });
+      const t0 = now();
+      const summary = await runBackfill(session, loaded.dags.get('bench_backfill')!, { from: from.toISO()!, to: to.toISO()!, conf: {}, rerunFailed: false, dryRun: false, json: true });
+      backfills.push(now() - t0);
+      if (summary.created !== 10_000) throw new Error(`backfill created ${summary.created} runs, expected 10000`);
+    }
+    await session.close();
+    results.backfill_10k_runs_ms = round(median(backfills), 0);
+    log(`backfill of 10,000 runs p50 ${results.backfill_10k_runs_ms} ms`);
+
     const status = readFileSync(`/proc/${worker.pid}/status`, 'utf8');
     const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
     results.worker_rss_mb = hwm ? round(Number(hwm[1]) / 1024, 1) : NaN;
   } finally {
+    await listener.end().catch(() => {});
     worker.kill('SIGTERM');
     await new Promise((r) => worker.once('exit', r));
     await boss.stop({ graceful: false, close: true }).catch(() => {});
@@ -161,5 +239,8 @@ export async function benchEngine(): Promise<Record<string, number>> {
 const isMain = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
   const results: Record<string, number> = { ...(await benchEngine()) };
+  log('discovery: 500 DAG files (dags list cold/warm, dags validate)');
+  const { benchDiscovery } = await import('./discovery.ts');
+  Object.assign(results, await benchDiscovery());
   process.stdout.write(`${JSON.stringify(results)}\n`);
 }

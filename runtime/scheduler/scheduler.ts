@@ -160,8 +160,12 @@ export class Scheduler {
     return created;
   }
 
-  /** Fire a DAG's bree job now, as its cron would (for tests and the benchmark). */
-  async fireClock(dagId: string): Promise<void> {
+  /**
+   * Fire a DAG's bree job now, as its cron would (for tests and the benchmark).
+   * Resolves with the moment bree fired (performance.now()), after any previous
+   * tick thread of the job has exited.
+   */
+  async fireClock(dagId: string): Promise<number> {
     const bree = this.bree;
     if (!bree) throw new Error('no bree jobs: no DAG with a cron schedule');
     // bree refuses to start a job whose previous tick thread is still alive; wait for it.
@@ -175,7 +179,17 @@ export class Scheduler {
         bree.on('worker deleted', onDeleted);
       });
     }
-    await bree.run(dagId);
+    let firedAt = 0;
+    const onCreated = (name: string) => {
+      if (name === dagId) firedAt = performance.now();
+    };
+    bree.on('worker created', onCreated);
+    try {
+      await bree.run(dagId);
+    } finally {
+      bree.off('worker created', onCreated);
+    }
+    return firedAt;
   }
 
   /** dagrunTimeoutMs: a run running longer fails, and its tasks are aborted. */
