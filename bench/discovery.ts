@@ -5,9 +5,13 @@
  * as it would for a user; medians of 3.
  *
  * Targets: list cold <= 1500 ms, list warm <= 300 ms, validate <= 4000 ms.
- * Measured here (2 shared cores): type-checking dominates validate, and most of
- * it is zod inferring each DAG's params type in every `d.task` call (the same
- * files without params check ~3.5x faster), hence the per-file type cache.
+ * Measured here (2 cores): type-checking dominates validate. It was 6.3 s while
+ * `dag()` constrained params to `z.ZodType` (TypeScript related each schema to
+ * zod's whole type hierarchy); the structural `ParamsSchema` constraint in
+ * runtime/authoring/dag.ts brought it to ~3.5 s. Splitting the check across
+ * worker threads was tried and was slower: one checker already keeps both
+ * cores busy (GC), and each thread pays ~2 s of set-up. A warm run uses the
+ * per-file type cache.
  * Alone: `node --import tsx bench/discovery.ts` prints one JSON object.
  */
 import { spawnSync } from 'node:child_process';
