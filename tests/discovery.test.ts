@@ -61,6 +61,8 @@ describe('reading good DAG files', () => {
       expect.objectContaining({ name: 'days', type: 'number', hasDefault: true, default: 30 }),
       expect.objectContaining({ name: 'dry_run', type: 'boolean', hasDefault: false, optional: true }),
       expect.objectContaining({ name: 'mode', type: 'enum', default: 'delta' }),
+      // A schema held in a top-level const is followed to its type.
+      expect.objectContaining({ name: 'since', type: 'string', hasDefault: false, optional: true }),
     ]);
     expect(d.tasks.map((t) => [t.id, t.retries, t.triggerRule, t.line])).toEqual([
       ['extract', 3, 'all_success', 22],

@@ -183,7 +183,9 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
         runs_after_utc: i.iso.utc.runAfter,
       }));
       print(Boolean(opts.json), { dag_id: dagId, schedule: g.dag.options.schedule, timezone: tt.timezone, next }, () =>
-        table([`logical date (${tt.timezone})`, 'data interval', 'logical date (UTC)', 'created after (UTC)'], next.map((n) => [n.logical_date, `[${n.data_interval_start}, ${n.data_interval_end})`, n.logical_date_utc, n.runs_after_utc])));
+        tt.timezone === 'UTC'
+          ? table(['logical date (UTC)', 'data interval', 'created after (UTC)'], next.map((n) => [n.logical_date, `[${n.data_interval_start}, ${n.data_interval_end})`, n.runs_after_utc]))
+          : table([`logical date (${tt.timezone})`, `data interval (${tt.timezone})`, 'logical date (UTC)', 'created after (UTC)'], next.map((n) => [n.logical_date, `[${n.data_interval_start}, ${n.data_interval_end})`, n.logical_date_utc, n.runs_after_utc])));
     });
 
   program.command('scheduler')

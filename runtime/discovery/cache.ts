@@ -15,9 +15,19 @@ const CACHE_FORMAT = 1;
 const WEIR_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 let weirVersion: string | undefined;
-/** weir's package version: a new weir may read DAG files differently, so it starts a new cache. */
+/**
+ * weir's package version plus a hash of the code that reads DAG files and of the
+ * authoring API they are type-checked against: a newer weir, or an edited
+ * checkout, may read the same file differently, so it starts a new cache.
+ */
 export function getWeirVersion(): string {
-  weirVersion ??= (JSON.parse(fs.readFileSync(path.join(WEIR_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  if (weirVersion) return weirVersion;
+  const version = (JSON.parse(fs.readFileSync(path.join(WEIR_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  const hash = createHash('sha256');
+  const discovery = path.join(WEIR_ROOT, 'runtime', 'discovery');
+  const sources = [...fs.readdirSync(discovery).sort().map((f) => path.join(discovery, f)), path.join(WEIR_ROOT, 'runtime', 'authoring', 'dag.ts'), path.join(WEIR_ROOT, 'runtime', 'index.ts')];
+  for (const file of sources) hash.update(fs.readFileSync(file));
+  weirVersion = `${version}+${hash.digest('base64url').slice(0, 12)}`;
   return weirVersion;
 }
 

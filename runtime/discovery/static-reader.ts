@@ -448,6 +448,7 @@ function readParams(
     if (!ts.isPropertyAssignment(p) || !(ts.isIdentifier(p.name) || ts.isStringLiteral(p.name))) return null;
     const param: DiscoveredParam = { name: p.name.text, type: null, hasDefault: false, optional: false, ...pos(p) };
     let cur = unwrap(p.initializer);
+    const followed = new Set<string>();
     // The chain is read from the outside in: the outermost `.default()` wins, as in zod.
     while (ts.isCallExpression(cur) && ts.isPropertyAccessExpression(cur.expression)) {
       const method = cur.expression.name.text;
@@ -457,8 +458,15 @@ function readParams(
         param.hasDefault = true;
         if (v.ok) param.default = v.value;
       } else if (method === 'optional' || method === 'nullish') param.optional = true;
+      // A schema kept in a top-level const (`const isoDate = z.string()...; isoDate.optional()`).
+      if (ts.isIdentifier(inner) && topConsts.has(inner.text) && !followed.has(inner.text)) {
+        followed.add(inner.text);
+        cur = unwrap(topConsts.get(inner.text)!);
+        continue;
+      }
       if (ts.isIdentifier(inner) || (ts.isPropertyAccessExpression(inner) && ts.isIdentifier(inner.expression))) {
-        param.type = method;
+        // `z.string()` names the type; `imported.optional()` does not.
+        param.type = ts.isIdentifier(inner) && inner.text !== 'z' ? null : method;
         break;
       }
       cur = inner;
