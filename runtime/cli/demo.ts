@@ -79,8 +79,12 @@ export async function runDemo(session: Session, options: DemoOptions): Promise<{
     } else if (alertState === 'skipped') {
       lines.push('no alert: the check passed, so email_alert was skipped');
     }
-    if (state === 'success') lines.push('', `Try another symbol: npm run demo -- -p symbol=AMZN   (AMZN's 2020 average lies inside [130, 150])`);
-    else lines.push('', `See what failed: npx weir runs show ${created.runId}`);
+    // The hints are about the bundled 2020 data, so only when the local server answered.
+    if (state === 'success' && server) {
+      lines.push('', alertState === 'skipped'
+        ? 'Try another symbol: npm run demo -- -p symbol=DIS   (DIS\'s 2020 average lies below 130: an alert)'
+        : 'Try another symbol: npm run demo -- -p symbol=AMZN   (AMZN\'s 2020 average lies inside [130, 150]: no alert)');
+    } else if (state !== 'success') lines.push('', `See what failed: npx weir runs show ${created.runId}`);
     return { state, summary: { run_id: created.runId, state, conf, tasks: rows }, text: lines.join('\n') };
   } finally {
     await worker.stop();
