@@ -16,6 +16,7 @@ import { sendMail } from '../runtime/mailer.ts';
 import type { MailerOptions, SendResult } from '../runtime/mailer.ts';
 import { renderEmail } from '../runtime/templates.ts';
 import { redact } from '../runtime/redact.ts';
+import type { DailyPrice } from './clean.ts';
 
 export interface TemplatedEmail {
   to: string | string[];
@@ -40,14 +41,8 @@ export async function sendTemplatedEmail(email: TemplatedEmail, mailer: MailerOp
   return sendMail({ to: email.to, subject: redact(email.subject), html, text }, mailer);
 }
 
-export interface RecentPrice {
-  date: string;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-}
+/** One row of the alert's table of recent prices: a cleaned daily bar of the checked symbol. */
+export type RecentPrice = Omit<DailyPrice, 'symbol' | 'extracted_at'>;
 
 export interface ThresholdAlert {
   to: string | string[];

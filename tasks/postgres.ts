@@ -18,6 +18,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { SQL_DIR } from '../runtime/database/sql.ts';
 import { WeirError } from '../runtime/errors.ts';
+import { withTransaction, type Queryable } from '../runtime/engine/transaction.ts';
 
 export { SQL_DIR };
 
@@ -52,31 +53,6 @@ export function sqlFile(relativePath: string): string {
   return text;
 }
 
-type Queryable = pg.Pool | pg.ClientBase;
-
-function isPool(db: Queryable): db is pg.Pool {
-  // instanceof alone fails when two copies of pg are loaded; a pool is the one with totalCount.
-  return db instanceof pg.Pool || 'totalCount' in db;
-}
-
-/** Run `fn` in a transaction on a client of `db` (or on `db` itself when it is a client). */
-async function inTransaction<T>(db: Queryable, fn: (client: pg.ClientBase) => Promise<T>): Promise<T> {
-  const client = isPool(db) ? await db.connect() : db;
-  try {
-    await client.query('BEGIN');
-    try {
-      const result = await fn(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    }
-  } finally {
-    if (isPool(db)) (client as pg.PoolClient).release();
-  }
-}
-
 /**
  * Apply an idempotent schema file (`CREATE ... IF NOT EXISTS`) such as
  * `warehouse/stocks.sql`, under an advisory lock so two tasks creating the same schema
@@ -84,7 +60,7 @@ async function inTransaction<T>(db: Queryable, fn: (client: pg.ClientBase) => Pr
  */
 export async function applySqlFile(db: Queryable, relativePath: string): Promise<void> {
   const text = sqlFile(relativePath);
-  await inTransaction(db, async (client) => {
+  await withTransaction(db, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`weir:sql:${relativePath}`]);
     await client.query(text);
   });
@@ -172,7 +148,7 @@ export async function upsertRows<Row extends object>(db: Queryable, options: Ups
   const batchSize = Math.max(1, Math.min(options.batchSize ?? 500, maxRows));
   const columnList = columns.map((c) => pg.escapeIdentifier(c)).join(', ');
   const conflict = conflictClause(options.key, updated, compared);
-  await inTransaction(db, async (client) => {
+  await withTransaction(db, async (client) => {
     for (let i = 0; i < options.rows.length; i += batchSize) {
       const batch = options.rows.slice(i, i + batchSize);
       const values: unknown[] = [];
@@ -213,7 +189,7 @@ export async function copyUpsert<Row extends object>(
   const table = qualifiedName(options.table);
   const columnList = columns.map((c) => pg.escapeIdentifier(c)).join(', ');
   const keyList = options.key.map((c) => pg.escapeIdentifier(c)).join(', ');
-  return inTransaction(db, async (client) => {
+  return withTransaction(db, async (client) => {
     await client.query(`CREATE TEMP TABLE weir_staging (LIKE ${table} INCLUDING DEFAULTS) ON COMMIT DROP`);
     await client.query('ALTER TABLE weir_staging ADD COLUMN weir_seq bigserial');
     let copied = 0;

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import { SQL_DIR } from './sql.ts';
 import { WeirError } from '../errors.ts';
+import { withTransaction } from '../engine/transaction.ts';
 
 export interface Migration {
   version: number;
@@ -24,9 +25,7 @@ export function listMigrations(): Migration[] {
 
 /** Apply pending migrations. Returns the names applied (empty when up to date). */
 export async function migrate(pool: pg.Pool): Promise<string[]> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return withTransaction(pool, async (client) => {
     await client.query("SELECT pg_advisory_xact_lock(hashtext('weir.migrate'))");
     await client.query('CREATE SCHEMA IF NOT EXISTS weir');
     await client.query('CREATE TABLE IF NOT EXISTS weir.migration (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
@@ -39,14 +38,8 @@ export async function migrate(pool: pg.Pool): Promise<string[]> {
       await client.query('INSERT INTO weir.migration (version, name) VALUES ($1, $2)', [m.version, m.name]);
       applied.push(m.name);
     }
-    await client.query('COMMIT');
     return applied;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** Throws an actionable error when weir's schema is missing or behind. */

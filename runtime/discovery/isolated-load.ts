@@ -8,25 +8,17 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { DagRecord } from './types.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CHILD = path.join(here, 'isolated-load-child.ts');
 const MARKER = 'WEIR_ISOLATED_LOAD ';
 
 /** A DAG as the runtime built it (the subset discovery reports). */
-export interface IsolatedDag {
-  ok: true;
-  dagId: string;
-  description: string | null;
-  schedule: string | null;
-  timezone: string;
-  tags: string[];
-  owner: string | null;
-  catchup: boolean;
-  maxActiveRuns: number | null;
-  startDate: string | null;
-  tasks: Array<{ id: string; upstream: string[]; triggerRule: string; retries: number }>;
-}
+export type IsolatedDag = { ok: true; tasks: Array<{ id: string; upstream: string[]; triggerRule: string; retries: number }> } & Pick<
+  DagRecord,
+  'dagId' | 'description' | 'schedule' | 'timezone' | 'tags' | 'owner' | 'catchup' | 'maxActiveRuns' | 'startDate'
+>;
 /** Why loading failed: the loader's problem lines, a crash, or the timeout. */
 export interface IsolatedFailure {
   ok: false;

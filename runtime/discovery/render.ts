@@ -83,19 +83,16 @@ export interface DagListRow {
   errors: string[];
 }
 
+/** What both JSON documents say of a DAG first: its id, where it is, and its metadata. */
+function jsonHeader(d: DagRecord) {
+  return { dag_id: d.dagId, file: d.file, line: d.line, column: d.column, description: d.description, schedule: d.schedule, timezone: d.timezone, tags: d.tags, owner: d.owner };
+}
+
 /** The `weir dags list --json` document: `{ dags: [...], broken: [{ file, errors }] }`. */
 export function toDagListJson(result: DiscoveryResult, options: { paused?: PausedLookup } = {}): { dags: DagListRow[]; broken: Array<{ file: string; errors: string[] }> } {
   return {
     dags: result.dags.map((d) => ({
-      dag_id: d.dagId,
-      file: d.file,
-      line: d.line,
-      column: d.column,
-      description: d.description,
-      schedule: d.schedule,
-      timezone: d.timezone,
-      tags: d.tags,
-      owner: d.owner,
+      ...jsonHeader(d),
       tasks: d.tasks.length,
       paused: pausedOf(options.paused, d.dagId),
       source: d.source,
@@ -110,15 +107,7 @@ export function toDagListJson(result: DiscoveryResult, options: { paused?: Pause
 export function toDagGraphJson(d: DagRecord) {
   const downstream = downstreamOf(d);
   return {
-    dag_id: d.dagId,
-    file: d.file,
-    line: d.line,
-    column: d.column,
-    description: d.description,
-    schedule: d.schedule,
-    timezone: d.timezone,
-    tags: d.tags,
-    owner: d.owner,
+    ...jsonHeader(d),
     catchup: d.catchup,
     max_active_runs: d.maxActiveRuns,
     start_date: d.startDate,

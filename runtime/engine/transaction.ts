@@ -1,8 +1,22 @@
 import type pg from 'pg';
 
-/** Run `fn` in a transaction on a pooled client; rolls back on any throw. */
-export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+/** A pool (a client is borrowed for the transaction) or a client already held. */
+export type Queryable = pg.Pool | pg.ClientBase;
+
+export function isPool(db: Queryable): db is pg.Pool {
+  // instanceof alone fails when two copies of pg are loaded; a pool is the one with totalCount.
+  return 'totalCount' in db;
+}
+
+/**
+ * Run `fn` in a transaction; rolls back on any throw. On a pool, a client is
+ * borrowed for it and released afterwards; on a client, it runs on that client.
+ */
+export async function withTransaction<T>(db: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T>;
+export async function withTransaction<T>(db: Queryable, fn: (client: pg.ClientBase) => Promise<T>): Promise<T>;
+export async function withTransaction<T>(db: Queryable, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const pooled = isPool(db);
+  const client = (pooled ? await db.connect() : db) as pg.PoolClient;
   try {
     await client.query('BEGIN');
     const result = await fn(client);
@@ -12,6 +26,6 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
     await client.query('ROLLBACK').catch(() => {});
     throw err;
   } finally {
-    client.release();
+    if (pooled) client.release();
   }
 }
