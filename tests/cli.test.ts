@@ -52,6 +52,17 @@ describe('bad input: exit 2, one line on stderr naming the problem, no run creat
   });
 });
 
+test('a DAG whose file does not load (syntax error, cycle): trigger exits 2 with one line naming the file, no run created', async () => {
+  const syntax = await runWeir(['trigger', 'syntax_broken'], { ...env, WEIR_DAGS_FOLDER: path.join(ROOT, 'tests', 'fixtures', 'dags-broken', 'syntax-error') });
+  expect(syntax.code).toBe(2);
+  expect(syntax.stderr.trim()).toBe('weir: unknown DAG "syntax_broken"; no DAGs found in the DAGs folder; 1 DAG file(s) failed to load (broken_syntax.ts): see `weir dags list`');
+  const cycle = await runWeir(['trigger', 'cyclic'], { ...env, WEIR_DAGS_FOLDER: path.join(ROOT, 'tests', 'fixtures', 'dags-broken', 'cycle') });
+  expect(cycle.code).toBe(2);
+  expect(cycle.stderr.trim().split('\n')).toHaveLength(1);
+  expect(cycle.stderr).toMatch(/^weir: DAG "cyclic" is broken: .*cycle\.ts: .*cycle a -> b -> c -> a$/m);
+  expect(await runCount()).toBe(0);
+});
+
 test('a run triggered with no worker waits queued; a worker started later runs it', async () => {
   const created = await runWeir(['trigger', 'greet', '-p', 'name=ada', '--json'], env);
   expect(created.code).toBe(0);

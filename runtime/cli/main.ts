@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import crypto from 'node:crypto';
 import { DateTime } from 'luxon';
 import { Session } from './session.ts';
+import { unknownDag } from '../loader/loader.ts';
 import { InputError, WeirError, toError } from '../errors.ts';
 import { redact } from '../redact.ts';
 import { sql } from '../database/sql.ts';
@@ -115,10 +116,7 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
     .action(async (dagId: string, opts: { format: 'tree' | 'mermaid' | 'dot' | 'json'; json?: boolean }) => {
       const { result } = await discover();
       const record = result!.dags.find((d) => d.dagId === dagId);
-      if (!record) {
-        const known = result!.dags.map((d) => d.dagId).sort();
-        throw new InputError('unknown_dag', `unknown DAG "${dagId}"${known.length ? `; known DAGs: ${known.join(', ')}` : '; no DAGs found in the DAGs folder'}`);
-      }
+      if (!record) throw unknownDag(dagId, result!.dags.map((d) => d.dagId), result!.broken.map((b) => b.file));
       const { renderGraph } = await import('../discovery/index.ts');
       process.stdout.write(`${renderGraph(record, opts.json ? 'json' : opts.format)}\n`);
       if (record.errors.length) setExit(1);

@@ -77,6 +77,16 @@ export function requireDag(loaded: LoadedDags, dagId: string): DagGraph {
   if (graph) return graph;
   const brokenHere = [...loaded.broken.values()].flat().find((p) => p.includes(`"${dagId}"`));
   if (brokenHere) throw new InputError('dag_broken', `DAG "${dagId}" is broken: ${brokenHere}`);
-  const known = [...loaded.dags.keys()].sort();
-  throw new InputError('unknown_dag', `unknown DAG "${dagId}"${known.length ? `; known DAGs: ${known.join(', ')}` : '; no DAGs found in the DAGs folder'}`);
+  throw unknownDag(dagId, [...loaded.dags.keys()], [...loaded.broken.keys()]);
+}
+
+/**
+ * The one-line "unknown DAG" error (exit 2): the known ids, and the files that
+ * failed to load, since the DAG asked for may be in one of them.
+ */
+export function unknownDag(dagId: string, known: readonly string[], brokenFiles: readonly string[] = []): InputError {
+  const ids = known.length ? `; known DAGs: ${[...known].sort().join(', ')}` : '; no DAGs found in the DAGs folder';
+  const files = brokenFiles.map((f) => path.basename(f)).sort();
+  const broken = files.length ? `; ${files.length} DAG file(s) failed to load (${files.join(', ')}): see \`weir dags list\`` : '';
+  return new InputError('unknown_dag', `unknown DAG "${dagId}"${ids}${broken}`);
 }

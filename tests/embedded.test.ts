@@ -1,0 +1,69 @@
+/**
+ * The embedded PostgreSQL (issue 2), in a WEIR_HOME of its own: the first call
+ * starts it, a later one finds the same server, a server killed with SIGKILL
+ * (stale postmaster.pid) is detected and started again, and stop stops it.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { ensureEmbeddedPostgres, stopEmbeddedPostgres } from '../runtime/database/embedded.ts';
+
+// Under /tmp rather than the checkout: as root the server runs as `postgres`, which must traverse every parent.
+const home = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-embedded-test-'));
+fs.chmodSync(home, 0o755);
+
+afterAll(async () => {
+  await stopEmbeddedPostgres(home).catch(() => false);
+  fs.rmSync(home, { recursive: true, force: true });
+});
+
+async function serverInfo(url: string): Promise<{ pid: number; encoding: string; listen: string }> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number; encoding: string; listen: string }>(
+      "SELECT pg_backend_pid() AS pid, pg_encoding_to_char(encoding) AS encoding, current_setting('listen_addresses') AS listen FROM pg_database WHERE datname = current_database()",
+    );
+    return rows[0]!;
+  } finally {
+    await client.end();
+  }
+}
+
+const postmasterPid = (dataDir: string) => Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+
+test('starts once, is found again, recovers from a SIGKILL, and stops', async () => {
+  const first = await ensureEmbeddedPostgres(home);
+  expect(first.url).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres$/);
+  const info = await serverInfo(first.url);
+  expect(info.encoding).toBe('UTF8');
+  expect(info.listen).toBe('127.0.0.1');
+  const pid = postmasterPid(first.dataDir);
+
+  // A second command (here: a second call) finds the running server instead of starting one.
+  const again = await ensureEmbeddedPostgres(home);
+  expect(again.port).toBe(first.port);
+  expect(postmasterPid(again.dataDir)).toBe(pid);
+
+  // Killed hard: postmaster.pid stays behind, naming a dead process.
+  process.kill(pid, 'SIGKILL');
+  await new Promise<void>((resolve) => {
+    const check = () => {
+      try {
+        process.kill(pid, 0);
+        setTimeout(check, 20);
+      } catch {
+        resolve();
+      }
+    };
+    check();
+  });
+  expect(fs.existsSync(path.join(first.dataDir, 'postmaster.pid'))).toBe(true);
+  const recovered = await ensureEmbeddedPostgres(home);
+  expect(postmasterPid(recovered.dataDir)).not.toBe(pid);
+  expect((await serverInfo(recovered.url)).encoding).toBe('UTF8');
+
+  expect(await stopEmbeddedPostgres(home)).toBe(true);
+  expect(await stopEmbeddedPostgres(home)).toBe(false);
+}, 120_000);
