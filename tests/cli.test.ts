@@ -63,6 +63,22 @@ test('a DAG whose file does not load (syntax error, cycle): trigger exits 2 with
   expect(await runCount()).toBe(0);
 });
 
+test('trigger --wait with no worker says it is waiting for one, and finishes once one starts', async () => {
+  const waiting = startWeir(['trigger', 'greet', '-p', 'name=bo', '--wait'], env);
+  let late: RunningProcess | undefined;
+  try {
+    await waiting.waitFor(/waiting for a worker: start one with `npx weir worker`/, 20_000);
+    expect(waiting.child.exitCode).toBeNull();
+    late = startWeir(['worker'], env);
+    const code = await new Promise<number | null>((resolve) => (waiting.child.exitCode !== null ? resolve(waiting.child.exitCode) : waiting.child.once('exit', resolve)));
+    expect(code).toBe(0);
+    expect(waiting.output()).toMatch(/shout success/);
+  } finally {
+    await waiting.stop();
+    await late?.stop();
+  }
+});
+
 test('a run triggered with no worker waits queued; a worker started later runs it', async () => {
   const created = await runWeir(['trigger', 'greet', '-p', 'name=ada', '--json'], env);
   expect(created.code).toBe(0);
