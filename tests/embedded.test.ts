@@ -2,12 +2,15 @@
  * The embedded PostgreSQL (issue 2), in a WEIR_HOME of its own: the first call
  * starts it, a later one finds the same server, a server killed with SIGKILL
  * (stale postmaster.pid) is detected and started again, and stop stops it.
+ * And a worker survives a database restart (PRODUCT.md: nothing lost).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { ensureEmbeddedPostgres, stopEmbeddedPostgres } from '../runtime/database/embedded.ts';
+import { ensureEmbeddedPostgres, restartEmbeddedPostgres, stopEmbeddedPostgres } from '../runtime/database/embedded.ts';
+import { ROOT, runWeir, startWeir } from './support/cli.ts';
+import { Listener } from '../runtime/database/listener.ts';
 
 // Under /tmp rather than the checkout: as root the server runs as `postgres`, which must traverse every parent.
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-embedded-test-'));
@@ -64,6 +67,56 @@ test('starts once, is found again, recovers from a SIGKILL, and stops', async ()
   expect(postmasterPid(recovered.dataDir)).not.toBe(pid);
   expect((await serverInfo(recovered.url)).encoding).toBe('UTF8');
 
+}, 120_000);
+
+test('a worker survives a database restart: runs triggered afterwards still complete', async () => {
+  const server = await ensureEmbeddedPostgres(home);
+  const env = { WEIR_DATABASE_URL: server.url, WEIR_DAGS_FOLDER: path.join(ROOT, 'tests', 'fixtures', 'dags-cli'), WEIR_HOME: home };
+  expect((await runWeir(['db', 'migrate'], env)).code).toBe(0);
+  const worker = startWeir(['worker', '--concurrency', '4'], { ...env, WEIR_POLL_INTERVAL_MS: '200' });
+  try {
+    await worker.waitFor(/worker started/);
+    expect((await runWeir(['trigger', 'greet', '--wait'], env)).code).toBe(0);
+    await restartEmbeddedPostgres(home);
+    expect((await ensureEmbeddedPostgres(home)).port).toBe(server.port);
+    const after = await runWeir(['trigger', 'greet', '-p', 'name=after', '--wait', '--json'], env, { timeoutMs: 60_000 });
+    expect(after.code).toBe(0);
+    expect(JSON.parse(after.stdout).state).toBe('success');
+    expect(worker.child.exitCode).toBeNull();
+  } finally {
+    // Before the LISTEN reconnect was fixed, a second connection leaked here and the worker never exited.
+    expect(await worker.stop()).toBe(0);
+  }
+}, 120_000);
+
+test('a LISTEN connection comes back after an outage longer than its first retry, and hears notifications again', async () => {
+  const server = await ensureEmbeddedPostgres(home);
+  let heard!: (payload: string) => void;
+  const notified = new Promise<string>((resolve) => (heard = resolve));
+  let reconnected!: () => void;
+  const back = new Promise<void>((resolve) => (reconnected = resolve));
+  const listener = await Listener.open({
+    url: server.url,
+    channels: ['weir_test_channel'],
+    applicationName: 'weir-test',
+    name: 'test',
+    onNotification: (msg) => heard(msg.payload ?? ''),
+    onReconnect: () => reconnected(),
+  });
+  try {
+    expect(await stopEmbeddedPostgres(home)).toBe(true);
+    // The outage itself: the database stays down past the first retry (1 s), so that one fails too.
+    await new Promise((r) => setTimeout(r, 2500));
+    await restartEmbeddedPostgres(home);
+    await back;
+    const client = new pg.Client({ connectionString: server.url });
+    await client.connect();
+    await client.query("SELECT pg_notify('weir_test_channel', 'after the outage')");
+    await client.end();
+    expect(await notified).toBe('after the outage');
+  } finally {
+    await listener.close();
+  }
   expect(await stopEmbeddedPostgres(home)).toBe(true);
   expect(await stopEmbeddedPostgres(home)).toBe(false);
 }, 120_000);

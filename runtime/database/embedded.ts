@@ -228,6 +228,17 @@ export async function stopEmbeddedPostgres(home: string): Promise<boolean> {
   return result.code === 0;
 }
 
+/**
+ * Restart the embedded server for `home` on the same port, as a database
+ * restart in production would look to connected workers (they reconnect).
+ */
+export async function restartEmbeddedPostgres(home: string): Promise<void> {
+  const dataDir = path.join(home, 'pg', 'data');
+  const { pg_ctl } = await binaries();
+  const result = await run(pg_ctl, ['restart', '-w', '-t', '60', '-m', 'fast', '-D', dataDir, '-l', path.join(home, 'pg', 'postgres.log')], postgresUser(), true);
+  if (result.code !== 0) throw new WeirError('embedded_restart', `the embedded PostgreSQL in ${dataDir} did not restart: ${result.output.trim().split('\n').pop()}`);
+}
+
 function describe(port: number, dataDir: string): EmbeddedServer {
   return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, port, dataDir };
 }

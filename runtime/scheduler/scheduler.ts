@@ -8,7 +8,6 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import Bree from 'bree';
 import { DateTime } from 'luxon';
 import type { LoadedDags } from '../loader/loader.ts';
@@ -17,6 +16,7 @@ import { cancelRun, createRuns, type Engine } from '../engine/runs.ts';
 import { validateParams } from '../engine/params.ts';
 import { sql } from '../database/sql.ts';
 import { logger } from '../log.ts';
+import { Listener } from '../database/listener.ts';
 import { toError } from '../errors.ts';
 import { dueIntervals, parseTimetable, scheduledRunId, type Timetable } from '../schedule/timetable.ts';
 
@@ -39,7 +39,7 @@ interface Scheduled {
 export class Scheduler {
   private readonly scheduled = new Map<string, Scheduled>();
   private bree: Bree | undefined;
-  private listener: pg.Client | undefined;
+  private listener: Listener | undefined;
   private timer: NodeJS.Timeout | undefined;
   private state: 'idle' | 'running' | 'stopped' = 'idle';
   private stopping: Promise<void> | undefined;
@@ -95,18 +95,19 @@ export class Scheduler {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.engine.url, application_name: 'weir-scheduler-listen' });
-    client.on('notification', (msg) => {
-      if (msg.payload && this.scheduled.has(msg.payload)) void this.tick(msg.payload);
+    this.listener = await Listener.open({
+      url: this.engine.url,
+      channels: ['weir_dag_changed'],
+      applicationName: 'weir-scheduler-listen',
+      name: 'scheduler',
+      onNotification: (msg) => {
+        if (msg.payload && this.scheduled.has(msg.payload)) void this.tick(msg.payload);
+      },
+      // An unpause sent while disconnected reached nobody: look at every DAG now rather than at the safety tick.
+      onReconnect: () => {
+        for (const id of this.dagIds) void this.tick(id);
+      },
     });
-    client.on('error', (err) => {
-      logger.warn({ err: toError(err).message }, 'scheduler LISTEN connection lost; the safety tick covers it');
-      this.listener = undefined;
-      if (this.state === 'running') setTimeout(() => void this.listen().catch(() => {}), 1000).unref();
-    });
-    await client.connect();
-    await client.query('LISTEN weir_dag_changed');
-    this.listener = client;
   }
 
   /**
@@ -216,7 +217,7 @@ export class Scheduler {
       for (const step of [
         async () => this.bree?.stop(),
         async () => Promise.all([...this.scheduled.values()].map((s) => s.running)),
-        async () => this.listener?.end(),
+        async () => this.listener?.close(),
       ]) {
         await step().catch((err) => logger.warn({ err: toError(err).message }, 'scheduler shutdown step failed'));
       }

@@ -7,7 +7,6 @@
  */
 import os from 'node:os';
 import { EventEmitter } from 'node:events';
-import pg from 'pg';
 import type { PgBoss, Job } from 'pg-boss';
 import type { LoadedDags } from '../loader/loader.ts';
 import type { LogLine } from '../authoring/dag.ts';
@@ -16,6 +15,7 @@ import type { DagGraph } from '../loader/graph.ts';
 import { sql } from '../database/sql.ts';
 import { CANCEL_CHANNEL, TASK_QUEUE, WORK_CHANNEL, ensureQueue, type TaskJobData } from '../queue.ts';
 import { logger } from '../log.ts';
+import { Listener } from '../database/listener.ts';
 import { toError } from '../errors.ts';
 import { createTaskContext, createTaskLogger } from './context.ts';
 import { runTry } from './execute.ts';
@@ -96,7 +96,7 @@ export class Worker extends EventEmitter {
   readonly options: ResolvedWorkerOptions;
   private state: WorkerState = 'idle';
   private readonly inflight = new Map<string, InFlight>();
-  private listener: pg.Client | undefined;
+  private listener: Listener | undefined;
   private wake: (() => void) | undefined;
   private wakePending = false;
   private loopDone: Promise<void> | undefined;
@@ -132,20 +132,18 @@ export class Worker extends EventEmitter {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.engine.url, application_name: 'weir-worker-listen' });
-    client.on('notification', (msg) => {
-      if (msg.channel === WORK_CHANNEL && (!msg.payload || msg.payload === this.options.queue)) this.signalWork();
-      else if (msg.channel === CANCEL_CHANNEL && msg.payload) this.abortRun(msg.payload);
+    this.listener = await Listener.open({
+      url: this.engine.url,
+      channels: [WORK_CHANNEL, CANCEL_CHANNEL],
+      applicationName: 'weir-worker-listen',
+      name: 'worker',
+      onNotification: (msg) => {
+        if (msg.channel === WORK_CHANNEL && (!msg.payload || msg.payload === this.options.queue)) this.signalWork();
+        else if (msg.channel === CANCEL_CHANNEL && msg.payload) this.abortRun(msg.payload);
+      },
+      // Work queued while disconnected sent its notification to nobody; polling would find it, this is sooner.
+      onReconnect: () => this.signalWork(),
     });
-    client.on('error', (err) => {
-      logger.warn({ err: toError(err).message }, 'worker LISTEN connection lost; reconnecting (polling covers the gap)');
-      this.listener = undefined;
-      if (this.state === 'running') setTimeout(() => void this.listen().catch(() => {}), 1000).unref();
-    });
-    await client.connect();
-    await client.query(`LISTEN ${WORK_CHANNEL}`);
-    await client.query(`LISTEN ${CANCEL_CHANNEL}`);
-    this.listener = client;
     this.signalWork();
   }
 
@@ -440,7 +438,7 @@ export class Worker extends EventEmitter {
           await Promise.race([all, new Promise((r) => setTimeout(r, 5000).unref())]);
         }
       }],
-      ['close LISTEN connection', async () => this.listener?.end()],
+      ['close LISTEN connection', async () => this.listener?.close()],
     ];
     for (const [name, step] of steps) {
       try {
