@@ -223,6 +223,25 @@ function cronInterval(tt: CronTimetable, startMs: number, endMs: number, start: 
   return { logicalDate: start, start, end, runAfter: end };
 }
 
+/** Consecutive fire instants as [start, end) pairs, from the first fire at or after `fromMs`, oldest first. */
+function* firePairs(tt: CronTimetable, fromMs: number): Generator<[number, number], void, undefined> {
+  let prev: number | undefined;
+  for (const f of fireTimes(tt, fromMs)) {
+    if (prev !== undefined) yield [prev, f];
+    prev = f;
+  }
+}
+
+/** The intervals of {@link firePairs}; each boundary's DateTime is built once (one interval's end is the next one's start). */
+function* intervalsFrom(tt: CronTimetable, fromMs: number): Generator<{ startMs: number; endMs: number; interval: DataInterval }, void, undefined> {
+  let end: DateTime | undefined;
+  for (const [startMs, endMs] of firePairs(tt, fromMs)) {
+    const start = end ?? inZone(tt, startMs);
+    end = inZone(tt, endMs);
+    yield { startMs, endMs, interval: cronInterval(tt, startMs, endMs, start, end) };
+  }
+}
+
 /** The interval starting at fire instant `startMs`, unless it starts after endDate or the cron stops. */
 function intervalFrom(tt: CronTimetable, startMs: number | undefined): DataInterval | undefined {
   if (startMs === undefined || (tt.endDate && startMs > tt.endDate.toMillis())) return undefined;
@@ -287,17 +306,11 @@ export function dueIntervals(tt: Timetable, options: DueOptions): DataInterval[]
   if (catchup) {
     if (floorMs === -Infinity) throw bad('dueIntervals with catchup needs a startDate or a lastLogicalDate to start from');
     const out: DataInterval[] = [];
-    let prev: { ms: number; dt: DateTime } | undefined;
-    for (const f of fireTimes(tt, floorMs)) {
-      if (f > nowMs) break;
-      const dt = inZone(tt, f);
-      if (prev) {
-        out.push(cronInterval(tt, prev.ms, f, prev.dt, dt));
-        if (out.length >= limit) break;
-      }
-      // The interval starting at f would start after endDate.
-      if (f > endDateMs) break;
-      prev = { ms: f, dt };
+    for (const { startMs, endMs, interval } of intervalsFrom(tt, floorMs)) {
+      // Not ended yet, or starting after endDate: neither is due, nor is anything later.
+      if (endMs > nowMs || startMs > endDateMs) break;
+      out.push(interval);
+      if (out.length >= limit) break;
     }
     return out;
   }
@@ -330,15 +343,10 @@ export function intervalsBetween(tt: Timetable, from: DateTime, to: DateTime, op
   const out: DataInterval[] = [];
   const limit = options.limit ?? Infinity;
   const toMs = to.toMillis();
-  let prev: { ms: number; dt: DateTime } | undefined;
-  for (const f of fireTimes(tt, from.toMillis())) {
-    const dt = inZone(tt, f);
-    if (prev) {
-      out.push(cronInterval(tt, prev.ms, f, prev.dt, dt));
-      if (out.length >= limit) break;
-    }
-    if (f > toMs) break;
-    prev = { ms: f, dt };
+  for (const { startMs, interval } of intervalsFrom(tt, from.toMillis())) {
+    if (startMs > toMs) break;
+    out.push(interval);
+    if (out.length >= limit) break;
   }
   return out;
 }
@@ -349,14 +357,10 @@ export function intervalsBetween(tt: Timetable, from: DateTime, to: DateTime, op
  */
 export function intervalBoundsBetween(tt: CronTimetable, fromMs: number, toMs: number, count = Infinity): Float64Array {
   const bounds: number[] = [];
-  let prev: number | undefined;
-  for (const f of fireTimes(tt, fromMs)) {
-    if (prev !== undefined) {
-      bounds.push(prev, f);
-      if (bounds.length / 2 >= count) break;
-    }
-    if (f > toMs) break;
-    prev = f;
+  for (const [startMs, endMs] of firePairs(tt, fromMs)) {
+    if (startMs > toMs) break;
+    bounds.push(startMs, endMs);
+    if (bounds.length / 2 >= count) break;
   }
   return Float64Array.from(bounds);
 }
