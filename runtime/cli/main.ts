@@ -148,22 +148,18 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
       }
     });
 
+  const setPaused = (paused: boolean) => async (dagId: string) => {
+    await getSession().dag(dagId);
+    const { pool } = await getSession().database();
+    await pool.query(sql('set_paused'), [dagId, paused]);
+    process.stdout.write(`${paused ? 'paused' : 'unpaused'} ${dagId}\n`);
+  };
   dags.command('pause <dag_id>')
     .description('no scheduled runs for this DAG until unpaused (running runs go on)')
-    .action(async (dagId: string) => {
-      await getSession().dag(dagId);
-      const { pool } = await getSession().database();
-      await pool.query(sql('set_paused'), [dagId, true]);
-      process.stdout.write(`paused ${dagId}\n`);
-    });
+    .action(setPaused(true));
   dags.command('unpause <dag_id>')
     .description('resume scheduling (with catchup off, only the latest interval is created: no burst)')
-    .action(async (dagId: string) => {
-      await getSession().dag(dagId);
-      const { pool } = await getSession().database();
-      await pool.query(sql('set_paused'), [dagId, false]);
-      process.stdout.write(`unpaused ${dagId}\n`);
-    });
+    .action(setPaused(false));
   dags.command('next <dag_id>')
     .description('the next logical dates and data intervals, in the DAG\'s time zone and UTC')
     .option('-n, --count <n>', 'how many', positiveInt('--count'), 5)
