@@ -14,6 +14,7 @@ import { startBoss } from '../runtime/queue.ts';
 import { loadDagsFolder } from '../runtime/loader/loader.ts';
 import { createRun, createRuns, type Engine } from '../runtime/engine/runs.ts';
 import type { DagGraph } from '../runtime/loader/graph.ts';
+import { RunEnds } from '../runtime/engine/wait.ts';
 import { DateTime } from 'luxon';
 import { Scheduler } from '../runtime/scheduler/scheduler.ts';
 import { Session } from '../runtime/cli/session.ts';
@@ -95,34 +96,8 @@ export async function benchEngine(): Promise<Record<string, number>> {
   const worker = await startWorker(url);
   // One LISTEN connection for every wait: opening one per run would itself disturb the
   // latencies measured (a connection start costs the server a few ms of CPU).
-  const ended = new Map<string, (state: string) => void>();
-  const finished = new Map<string, string>();
-  const listener = new pg.Client({ connectionString: url });
-  await listener.connect();
-  listener.on('notification', (msg) => {
-    // Run ids carry timestamps (with colons): the state is after the last one.
-    const payload = msg.payload ?? '';
-    const cut = payload.lastIndexOf(':');
-    const runId = payload.slice(0, cut);
-    const state = payload.slice(cut + 1);
-    if (cut < 1 || !state) return;
-    finished.set(runId, state);
-    ended.get(runId)?.(state);
-  });
-  await listener.query('LISTEN weir_run');
-  const waitForRun = async (runId: string): Promise<string> => {
-    const known = finished.get(runId);
-    if (known) return known;
-    const state = await new Promise<string>((resolve) => {
-      ended.set(runId, resolve);
-      // In case it ended before the callback was registered.
-      void db.pool.query<{ state: string }>('SELECT state FROM weir.dag_run WHERE run_id = $1', [runId]).then(({ rows }) => {
-        if (rows[0] && (rows[0].state === 'success' || rows[0].state === 'failed')) resolve(rows[0].state);
-      });
-    });
-    ended.delete(runId);
-    return state;
-  };
+  const runEnds = await RunEnds.open(url, db.pool);
+  const waitForRun = (runId: string) => runEnds.wait(runId, 120_000);
   const results: Record<string, number> = {};
   try {
     // Warm-up: JIT, connections, prepared plans.
@@ -227,7 +202,7 @@ export async function benchEngine(): Promise<Record<string, number>> {
     const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
     results.worker_rss_mb = hwm ? round(Number(hwm[1]) / 1024, 1) : NaN;
   } finally {
-    await listener.end().catch(() => {});
+    await runEnds.close();
     worker.kill('SIGTERM');
     await new Promise((r) => worker.once('exit', r));
     await boss.stop({ graceful: false, close: true }).catch(() => {});
