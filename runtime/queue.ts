@@ -1,9 +1,12 @@
 /**
  * pg-boss carries task executions between processes: one job per task try on
  * the run's queue (`weir_task` unless a run says otherwise). Jobs are inserted
- * in the same transaction as the state change that makes the try runnable, and
- * settled in the transaction that claims it: from then on the task instance's
- * heartbeat, not the job, says whether the try is alive.
+ * in the same transaction as the state change that makes the try runnable; a
+ * worker completes a job right after its guarded claim (off the hot path): from
+ * then on the task instance's heartbeat, not the job, says whether the try is
+ * alive. weir's state is the truth and a job only says "look here": a job that
+ * a worker cannot run (its DAG is not loaded there) is completed and its task
+ * instance marked handed back for a worker that has the DAG to adopt.
  */
 import { PgBoss } from 'pg-boss';
 import type pg from 'pg';
@@ -14,6 +17,8 @@ export const TASK_QUEUE = 'weir_task';
 export const ALERT_QUEUE = 'weir_alert';
 export const WORK_CHANNEL = 'weir_work';
 export const CANCEL_CHANNEL = 'weir_cancel';
+/** A worker handed back tries of a DAG it cannot run (payload: dag_id); workers that have it adopt them. */
+export const HANDED_BACK_CHANNEL = 'weir_handed_back';
 
 /** What a task job carries. */
 export interface TaskJobData {
@@ -53,23 +58,34 @@ export async function startBoss(url: string, options: BossOptions = {}): Promise
 
 const knownQueues = new Set<string>();
 
-/** Create a queue once per process (idempotent in the database). */
+/**
+ * How task queues are configured so that pg-boss never gives up on a job while
+ * weir's state says its try is queued. The ways pg-boss ends a job, audited
+ * against pg-boss 12: `fail()` (weir never fails a task job), expiry of an active
+ * job past `expireInSeconds` followed by the retry limit (only a worker dying
+ * between fetch and claim leaves a job active: it is re-delivered, practically
+ * without limit), `retentionSeconds` for jobs never fetched (default 14 days: a
+ * DAG no worker runs for two weeks would lose its jobs, so ~63 years here), and
+ * `deleteAfterSeconds`, which only removes completed or failed jobs.
+ */
+export const TASK_QUEUE_OPTIONS = {
+  expireInSeconds: 120,
+  retryLimit: 1_000_000,
+  retryDelay: 1,
+  retentionSeconds: 2_000_000_000,
+  deleteAfterSeconds: 3600,
+} as const;
+
+/** Create a queue once per process, or bring an older one's options up to date (idempotent). */
 export async function ensureQueue(boss: PgBoss, name: string): Promise<void> {
   if (knownQueues.has(name)) return;
   const existing = await boss.getQueue(name);
   if (!existing) {
-    await boss
-      .createQueue(name, {
-        // A job only lives from "runnable" to "claimed"; if a worker dies between fetch and
-        // claim, pg-boss expires and re-delivers it.
-        expireInSeconds: 120,
-        retryLimit: 5,
-        retryDelay: 1,
-        deleteAfterSeconds: 3600,
-      })
-      .catch(async (err) => {
-        if (!(await boss.getQueue(name))) throw err;
-      });
+    await boss.createQueue(name, TASK_QUEUE_OPTIONS).catch(async (err) => {
+      if (!(await boss.getQueue(name))) throw err;
+    });
+  } else if ((existing.retentionSeconds !== TASK_QUEUE_OPTIONS.retentionSeconds || existing.retryLimit !== TASK_QUEUE_OPTIONS.retryLimit)) {
+    await boss.updateQueue(name, TASK_QUEUE_OPTIONS);
   }
   knownQueues.add(name);
 }

@@ -125,7 +125,7 @@ test('a run that fails for good: --wait exits 1 and runs show names the error an
   expect(all.stdout.match(/^--- try \d: /gm)).toHaveLength(4);
 });
 
-test('runs cancel aborts a running task through its signal and fails the run', async () => {
+test('runs cancel aborts a running task through its signal and fails the run; the cancelled try keeps its row, reason and log lines', async () => {
   const created = JSON.parse((await runWeir(['trigger', 'slow', '--json'], env)).stdout);
   await eventually(async () => (await pool.query("SELECT 1 FROM weir.task_instance WHERE run_id = $1 AND state = 'running'", [created.run_id])).rowCount, 20_000, 'slow task to run');
   const cancelled = await runWeir(['runs', 'cancel', created.run_id], env);
@@ -133,10 +133,18 @@ test('runs cancel aborts a running task through its signal and fails the run', a
   expect(cancelled.stdout).toMatch(/cancelled run/);
   const shown = JSON.parse((await runWeir(['runs', 'show', created.run_id, '--json'], env)).stdout);
   expect(shown.state).toBe('failed');
-  expect(shown.note).toBe('cancelled');
+  expect(shown.note).toBe('cancelled by weir runs cancel');
   expect(shown.task_instances[0].state).toBe('failed');
+  expect(shown.task_instances[0].last_error).toBe('cancelled by weir runs cancel');
   // The worker dropped the aborted try's result instead of recording it over the cancel.
-  await worker!.waitFor(/try result dropped|run cancelled/, 10_000);
+  await worker!.waitFor(/try result dropped/, 10_000);
+  // Regression: `tasks logs --all` said the task "has no recorded tries" after a cancel.
+  const logs = await runWeir(['tasks', 'logs', created.run_id, 'wait', '--all', '--json'], env);
+  expect(logs.code).toBe(0);
+  const [only] = JSON.parse(logs.stdout).tries;
+  expect(only).toMatchObject({ try_number: 1, state: 'failed', error: 'cancelled by weir runs cancel' });
+  expect(only.end_date).not.toBeNull();
+  expect(only.logs.map((l: { msg: string }) => l.msg)).toContain('waiting to be cancelled');
 });
 
 test('tasks test runs one task in-process and writes nothing', async () => {

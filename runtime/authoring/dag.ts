@@ -74,6 +74,12 @@ export interface TaskDefaults {
   timeoutMs?: number;
   /** Email the DAG's recipients when this task is retried. Default false. */
   emailOnRetry?: boolean;
+  /**
+   * Heap limit of the isolate the task's code runs in; a try that allocates past it
+   * fails (and is retried) while the worker lives on. Default 2048 MB
+   * (`WEIR_TASK_MEMORY_LIMIT_MB` sets the worker's default).
+   */
+  memoryLimitMb?: number;
 }
 
 export interface TaskOptions<Id extends string = string, U extends readonly (TaskRef<any, string> | string)[] = readonly []> extends TaskDefaults {
@@ -99,6 +105,8 @@ export interface TaskDefinition {
   maxRetryDelayMs: number;
   timeoutMs: number | undefined;
   emailOnRetry: boolean;
+  /** undefined: the worker's default. */
+  memoryLimitMb: number | undefined;
   fn: (ctx: TaskContext<any, any>) => unknown;
   /** Problems spotted while declaring (bad upstream values); reported by validation. */
   declarationProblems: string[];
@@ -191,6 +199,7 @@ export class Dag<S extends ParamsSchema = ParamsSchema> {
       maxRetryDelayMs: options.maxRetryDelayMs ?? defaults.maxRetryDelayMs ?? 3_600_000,
       timeoutMs: options.timeoutMs ?? defaults.timeoutMs,
       emailOnRetry: options.emailOnRetry ?? defaults.emailOnRetry ?? false,
+      memoryLimitMb: options.memoryLimitMb ?? defaults.memoryLimitMb,
       fn: fn as TaskDefinition['fn'],
       declarationProblems,
     };

@@ -15,9 +15,10 @@ import { migrate } from '../database/migrator.ts';
 import { parseConf } from '../engine/params.ts';
 import { cancelRun, clearRun, createRun } from '../engine/runs.ts';
 import { Worker } from '../worker/worker.ts';
-import { createTaskContext, createTaskLogger } from '../worker/context.ts';
+import { createTaskContext, createTaskLogger, MAX_LOG_LINES } from '../worker/context.ts';
 import { runTry } from '../worker/execute.ts';
 import { followRun } from './progress.ts';
+import { waitingReason } from '../engine/waiting.ts';
 import { table, duration, time, oneLine } from './render.ts';
 import { ensureQueue } from '../queue.ts';
 import { logger } from '../log.ts';
@@ -351,7 +352,10 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
         }
       }
       const logs: LogLine[] = [];
-      const log = createTaskLogger(logs, opts.json ? undefined : (l) => process.stderr.write(`${l.level.toUpperCase().padEnd(5)} ${l.msg}${l.fields ? ` ${JSON.stringify(l.fields)}` : ''}\n`));
+      const log = createTaskLogger(MAX_LOG_LINES, (l) => {
+        logs.push(l);
+        if (!opts.json) process.stderr.write(`${l.level.toUpperCase().padEnd(5)} ${l.msg}${l.fields ? ` ${JSON.stringify(l.fields)}` : ''}\n`);
+      });
       const now = new Date();
       const controller = new AbortController();
       const ctx = createTaskContext({
@@ -410,6 +414,23 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
       });
     });
 
+  const workers = program.command('workers').description('registered workers');
+  workers.command('list')
+    .description('workers, live ones first: host, pid, version, concurrency, started and last seen, loaded DAGs; a silent one shows as gone')
+    .option('--limit <n>', 'at most n workers', positiveInt('--limit'), 50)
+    .option('--json', 'print JSON')
+    .action(async (opts: { limit: number; json?: boolean }) => {
+      const { pool } = await getSession().database();
+      const { rows } = await pool.query(sql('list_workers'), [opts.limit]);
+      print(Boolean(opts.json), { workers: rows }, () =>
+        rows.length
+          ? table(['worker_id', 'status', 'version', 'queue', 'slots', 'running', 'started', 'last seen', 'dags', 'broken files'], rows.map((w) => [
+            w.worker_id, w.status, w.version, w.queue, w.concurrency, w.running, time(w.started_at), time(w.last_seen_at),
+            (w.dags as { dag_id: string }[]).map((d) => d.dag_id).join(', '), (w.broken as { file: string }[]).map((b) => b.file).join(', '),
+          ]))
+          : 'no workers have registered (start one with `npx weir worker`)');
+    });
+
   return program;
 }
 
@@ -439,6 +460,8 @@ interface RunRow {
   end_date: Date | null;
   duration_ms: number | null;
   note: string | null;
+  dag_hash: string | null;
+  dag_file: string | null;
 }
 
 async function getRun(pool: import('pg').Pool, runId: string): Promise<RunRow> {
@@ -450,9 +473,12 @@ async function getRun(pool: import('pg').Pool, runId: string): Promise<RunRow> {
 async function printRun(pool: import('pg').Pool, runId: string, json: boolean): Promise<string> {
   const run = await getRun(pool, runId);
   const { rows } = await pool.query(sql('run_task_instances'), [runId]);
-  print(json, { ...run, task_instances: rows }, () => [
+  const waiting = run.state === 'queued' || run.state === 'running' ? (await waitingReason(pool, runId)) ?? null : null;
+  print(json, { ...run, waiting, task_instances: rows }, () => [
     `run ${run.run_id} (${run.dag_id}, ${run.run_type}): ${run.state}${run.note ? ` — ${run.note}` : ''}`,
     `  logical date ${DateTime.fromJSDate(run.logical_date).toUTC().toISO()}, interval [${time(run.data_interval_start)}, ${time(run.data_interval_end)}), duration ${duration(run.duration_ms)}`,
+    `  DAG file ${run.dag_file ?? '?'} (content hash ${run.dag_hash ?? '?'})`,
+    ...(waiting ? [`  waiting: ${waiting}`] : []),
     '',
     table(['task_id', 'state', 'tries', 'start', 'end', 'duration', 'last error'], rows.map((r) => [r.task_id, r.state, `${r.try_number}/${r.max_tries + 1}`, time(r.start_date), time(r.end_date), duration(r.duration_ms), oneLine(r.last_error)])),
   ].join('\n'));

@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import { createLogUpdate } from 'log-update';
 import { waitForRunEnd } from '../engine/wait.ts';
+import { waitingReason } from '../engine/waiting.ts';
 import { STATE_SYMBOL, duration } from './render.ts';
 import type { RunState } from '../states.ts';
 
@@ -21,17 +22,16 @@ export async function followRun(url: string, pool: pg.Pool, runId: string, optio
   const tty = Boolean(out.isTTY);
   const seen = new Map<string, string>();
   const started = Date.now();
-  let warnedNoWorker = false;
+  let lastNote = '';
   const draw = tty ? createLogUpdate(out) : undefined;
 
   const render = async () => {
     const { rows } = await pool.query<Row>('SELECT task_id, state, try_number, duration_ms FROM weir.task_instance WHERE run_id = $1 ORDER BY start_date NULLS LAST, task_id', [runId]);
     const runRow = await pool.query<{ state: string; admitted: boolean }>('SELECT state, admitted FROM weir.dag_run WHERE run_id = $1', [runId]);
     const run = runRow.rows[0];
-    const waiting = run?.state === 'queued' && rows.every((r) => r.state === 'none' || r.state === 'queued');
     let note = '';
-    if (waiting && Date.now() - started > 1500) {
-      note = run?.admitted ? 'waiting for a worker: start one with `npx weir worker`' : 'waiting for a free slot (maxActiveRuns reached)';
+    if (Date.now() - started > 1500 && run && run.state !== 'success' && run.state !== 'failed') {
+      note = !run.admitted ? 'waiting for a free slot (maxActiveRuns reached)' : (await waitingReason(pool, runId)) ?? '';
     }
     if (draw) {
       const lines = rows.map((r) => `  ${STATE_SYMBOL[r.state] ?? '?'} ${r.task_id.padEnd(24)} ${r.state.padEnd(16)} ${r.try_number > 1 ? `try ${r.try_number}` : ''} ${duration(r.duration_ms)}`);
@@ -44,10 +44,8 @@ export async function followRun(url: string, pool: pg.Pool, runId: string, optio
           if (r.state !== 'none') out.write(`${new Date().toISOString()} ${r.task_id} ${r.state}${r.try_number > 1 ? ` (try ${r.try_number})` : ''}\n`);
         }
       }
-      if (note && !warnedNoWorker) {
-        warnedNoWorker = true;
-        out.write(`${note}\n`);
-      }
+      if (note && note !== lastNote) out.write(`${note}\n`);
+      lastNote = note;
     }
   };
 

@@ -11,7 +11,7 @@ import type { PgBoss } from 'pg-boss';
 import { evaluateTriggerRule } from '../authoring/trigger-rules.ts';
 import type { DagGraph } from '../loader/graph.ts';
 import { sql } from '../database/sql.ts';
-import { ALERT_QUEUE, CANCEL_CHANNEL, TASK_QUEUE, enqueueTries, ensureQueue, bossDb, type TaskJobData } from '../queue.ts';
+import { ALERT_QUEUE, TASK_QUEUE, enqueueTries, ensureQueue, bossDb, type TaskJobData } from '../queue.ts';
 import { withTransaction } from './transaction.ts';
 import { retryDelayMs } from './retry-delay.ts';
 import { logger } from '../log.ts';
@@ -74,9 +74,10 @@ export async function createRuns(engine: Engine, graph: DagGraph, specs: RunSpec
   const tasks = graph.order.map((id) => graph.tasks.get(id)!);
   const work = async (tx: pg.PoolClient) => {
     const inserted = await tx.query<{ run_id: string }>(sql('insert_runs'), [
-      graph.dag.id, runType, queue, tasks.length, graph.leaves,
+      graph.dag.id, runType, queue, tasks.length, graph.leaves, graph.hash, graph.relativeFile,
       ids, specs.map((s) => s.logicalDate), specs.map((s) => s.dataIntervalStart), specs.map((s) => s.dataIntervalEnd), specs.map((s) => JSON.stringify(s.conf)),
       tasks.map((t) => t.id), tasks.map((t) => t.retries), tasks.map((t) => t.triggerRule), tasks.map((t) => t.upstream.length),
+      tasks.map((t) => JSON.stringify(graph.downstream.get(t.id) ?? [])),
     ]);
     const created = inserted.rows.map((r) => r.run_id);
     if (!created.length) return { created, admitted: [] };
@@ -89,16 +90,12 @@ export async function createRuns(engine: Engine, graph: DagGraph, specs: RunSpec
 /** Start queued runs of the DAG while it has free slots. Returns the run ids admitted. */
 export async function admitRuns(engine: Engine, client: pg.PoolClient, graph: DagGraph): Promise<string[]> {
   await admissionLock(client, graph.dag.id);
-  const { rows } = await client.query<{ run_id: string; queue: string }>(sql('admit_runs'), [graph.dag.id, graph.dag.options.maxActiveRuns ?? 16]);
+  // Each admitted run comes with the tasks it starts with (roots and `always` tasks), from its own shape.
+  const { rows } = await client.query<{ run_id: string; queue: string; task_id: string }>(sql('admit_runs'), [graph.dag.id, graph.dag.options.maxActiveRuns ?? 16]);
   if (!rows.length) return [];
-  // Roots, and `always` tasks which wait for nothing.
-  const startNow = graph.order.filter((id) => {
-    const t = graph.tasks.get(id)!;
-    return t.upstream.length === 0 || t.triggerRule === 'always';
-  });
   const runs = new Map(rows.map((r) => [r.run_id, { graph, queue: r.queue }]));
-  await queuePairs(engine, client, runs, rows.flatMap((r) => startNow.map((taskId) => ({ runId: r.run_id, taskId }))));
-  return rows.map((r) => r.run_id);
+  await queuePairs(engine, client, runs, rows.map((r) => ({ runId: r.run_id, taskId: r.task_id })));
+  return [...runs.keys()];
 }
 
 interface RunRef {
@@ -109,6 +106,8 @@ interface Finished {
   runId: string;
   taskId: string;
   state: TaskState;
+  /** The task instance's successors in its run (the run's own shape). */
+  downstream: string[];
 }
 interface CounterRow {
   run_id: string;
@@ -133,10 +132,6 @@ export interface LocallyClaimed {
   taskId: string;
   tryNumber: number;
   maxTries: number;
-}
-
-async function queueTasks(engine: Engine, client: pg.PoolClient, graph: DagGraph, runId: string, queue: string, taskIds: string[]): Promise<void> {
-  await queuePairs(engine, client, new Map([[runId, { graph, queue }]]), taskIds.map((taskId) => ({ runId, taskId })));
 }
 
 /** none -> queued for (run, task) pairs, with one pg-boss job per try, per queue. */
@@ -181,12 +176,12 @@ export async function propagate(
   if (!counted) countFinished(finished);
   let capacity = local?.capacity ?? 0;
   const claimed: LocallyClaimed[] = [];
-  while (frontier.length) {
+  while (frontier.length || precounted) {
     const runIds: string[] = [];
     const successors: string[] = [];
     const states: string[] = [];
     for (const f of frontier) {
-      for (const down of runs.get(f.runId)!.graph.downstream.get(f.taskId) ?? []) {
+      for (const down of f.downstream) {
         runIds.push(f.runId);
         successors.push(down);
         states.push(f.state);
@@ -212,17 +207,19 @@ export async function propagate(
     }
     const mine = local && capacity > 0 ? toRun.slice(0, capacity) : [];
     if (mine.length) {
-      const { rows: got } = await client.query<{ run_id: string; task_id: string; try_number: number; max_tries: number }>(sql('claim_local'), [mine.map((m) => m.runId), mine.map((m) => m.taskId), local!.hostname]);
+      const { rows: got } = await client.query<{ run_id: string; task_id: string; try_number: number; max_tries: number }>(sql('claim_local'), [
+        mine.map((m) => m.runId), mine.map((m) => m.taskId), local!.hostname, mine.map((m) => runs.get(m.runId)!.graph.hash),
+      ]);
       for (const g of got) claimed.push({ runId: g.run_id, taskId: g.task_id, tryNumber: g.try_number, maxTries: g.max_tries });
       capacity -= got.length;
     }
     await queuePairs(engine, client, runs, toRun.slice(mine.length));
     let next: Finished[] = [];
     if (toSettle.length) {
-      const settled = await client.query<{ run_id: string; task_id: string; state: TaskState }>(sql('settle_without_running'), [
+      const settled = await client.query<{ run_id: string; task_id: string; state: TaskState; downstream: string[] }>(sql('settle_without_running'), [
         toSettle.map((t) => t.runId), toSettle.map((t) => t.taskId), toSettle.map((t) => t.state),
       ]);
-      next = settled.rows.map((r) => ({ runId: r.run_id, taskId: r.task_id, state: r.state }));
+      next = settled.rows.map((r) => ({ runId: r.run_id, taskId: r.task_id, state: r.state, downstream: r.downstream }));
     }
     countFinished(next);
     frontier = next;
@@ -282,81 +279,75 @@ export interface EndTriesResult {
   claimed: LocallyClaimed[];
 }
 
-function finalState(input: EndTryInput): { state: TaskState; output: string | null; error: string | null; stack: string | null } {
-  const { outcome } = input;
-  if (outcome.kind === 'success') return { state: 'success', output: JSON.stringify(outcome.output ?? null), error: null, stack: null };
-  if (outcome.kind === 'skipped') return { state: 'skipped', output: null, error: outcome.message, stack: null };
-  // Airflow's rule: retry while try_number <= max_tries (max_tries = retries).
-  const state = outcome.retryable && input.tryNumber <= input.maxTries ? 'up_for_retry' : 'failed';
-  return { state, output: null, error: outcome.error.message, stack: outcome.error.stack ?? null };
+function storedOutcome(outcome: TryOutcome): { kind: TryOutcome['kind']; output: string | null; error: string | null; stack: string | null; retryable: boolean } {
+  if (outcome.kind === 'success') return { kind: 'success', output: JSON.stringify(outcome.output ?? null), error: null, stack: null, retryable: false };
+  if (outcome.kind === 'skipped') return { kind: 'skipped', output: null, error: outcome.message, stack: null, retryable: false };
+  return { kind: 'failed', output: null, error: outcome.error.message, stack: outcome.error.stack ?? null, retryable: outcome.retryable };
 }
 
 /**
  * Record the end of a batch of tries and everything that follows, in one
  * transaction: each task's state (success, skipped, up_for_retry with its next try
- * enqueued after the backoff, or failed), their successors, the runs that end, and
- * failure alerts. Batching is what lets parallel branches and many runs finish
- * without one commit per task.
+ * enqueued after the backoff, or failed: decided in end_tries.sql), their
+ * successors along each run's own edges, the runs that end, and failure alerts.
+ * Batching is what lets parallel branches and many runs finish without one commit
+ * per task. `graphs` gives the current code's options (retry delays, alerts); a task
+ * missing from it (removed from its file) gets the defaults.
  */
 export async function endTries(engine: Engine, graphs: Map<string, DagGraph>, items: (EndTryInput & { dagId: string })[], local?: LocalClaim): Promise<EndTriesResult> {
-  const decided = items.map((item) => ({ item, ...finalState(item) }));
+  const stored = items.map((item) => storedOutcome(item.outcome));
   return withTransaction(engine.pool, async (client) => {
-    const edges: [string, string, string][] = [];
-    for (const d of decided) {
-      if (d.state === 'up_for_retry') continue;
-      for (const down of graphs.get(d.item.dagId)!.downstream.get(d.item.taskId) ?? []) edges.push([d.item.runId, d.item.taskId, down]);
-    }
-    const { rows } = await client.query<CounterRow & { kind: 'ended' | 'successor' | 'run'; unfinished: number }>(sql('end_tries'), [
-      decided.map((d) => d.item.runId),
-      decided.map((d) => d.item.taskId),
-      decided.map((d) => d.item.tryNumber),
-      decided.map((d) => d.state),
-      decided.map((d) => d.output),
-      decided.map((d) => d.error),
-      decided.map((d) => d.stack),
-      decided.map((d) => JSON.stringify(d.item.logs)),
-      decided.map((d) => d.state !== 'up_for_retry'),
-      edges.map((e) => e[0]),
-      edges.map((e) => e[1]),
-      edges.map((e) => e[2]),
+    const { rows } = await client.query<CounterRow & { kind: 'ended' | 'successor' | 'run'; state: TaskState; unfinished: number }>(sql('end_tries'), [
+      items.map((i) => i.runId),
+      items.map((i) => i.taskId),
+      items.map((i) => i.tryNumber),
+      stored.map((d) => d.kind),
+      stored.map((d) => d.output),
+      stored.map((d) => d.error),
+      stored.map((d) => d.stack),
+      items.map((i) => JSON.stringify(i.logs)),
+      stored.map((d) => d.retryable),
     ]);
-    const recorded = new Set(rows.filter((r) => r.kind === 'ended').map((r) => `${r.run_id}\u0000${r.task_id}`));
+    const endedState = new Map(rows.filter((r) => r.kind === 'ended').map((r) => [`${r.run_id}\u0000${r.task_id}`, r.state]));
     const counters = rows.filter((r) => r.kind === 'successor');
     const unfinished = new Map(rows.filter((r) => r.kind === 'run').map((r) => [r.run_id, r.unfinished]));
     const results: EndTryResult[] = [];
-    const finished: Finished[] = [];
     const runs = new Map<string, RunRef>();
-    for (const d of decided) {
-      const { item } = d;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
       const graph = graphs.get(item.dagId)!;
-      if (!recorded.has(`${item.runId}\u0000${item.taskId}`)) {
+      const state = endedState.get(`${item.runId}\u0000${item.taskId}`);
+      if (!state) {
         logger.info({ dag_id: item.dagId, run_id: item.runId, task_id: item.taskId, try_number: item.tryNumber }, 'try result dropped: the task instance moved on (cancelled, cleared or declared lost)');
         results.push({ recorded: false });
         continue;
       }
-      const task = graph.tasks.get(item.taskId)!;
-      if (d.state === 'up_for_retry') {
-        const delay = retryDelayMs(task, item.tryNumber + 1);
+      const task = graph.tasks.get(item.taskId);
+      if (state === 'up_for_retry') {
+        const delay = retryDelayMs(task ?? DEFAULT_RETRY, item.tryNumber + 1);
         await enqueueTries(engine.boss, client, item.queue, [{ dagId: item.dagId, runId: item.runId, taskId: item.taskId, tryNumber: item.tryNumber + 1 }], new Date(Date.now() + delay));
-        if (task.emailOnRetry) await enqueueAlert(engine, client, graph, item, 'task_retry', d.error);
-        results.push({ recorded: true, state: d.state, retryInMs: delay });
+        if (task?.emailOnRetry) await enqueueAlert(engine, client, graph, item, 'task_retry', stored[i]!.error);
+        results.push({ recorded: true, state, retryInMs: delay });
         continue;
       }
-      if (d.state === 'failed' && (graph.dag.options.emailOnFailure ?? true) && graph.dag.options.alertRecipients?.length) {
-        await enqueueAlert(engine, client, graph, item, 'task_failure', d.error);
+      if (state === 'failed' && (graph.dag.options.emailOnFailure ?? true) && graph.dag.options.alertRecipients?.length) {
+        await enqueueAlert(engine, client, graph, item, 'task_failure', stored[i]!.error);
       }
       runs.set(item.runId, { graph, queue: item.queue });
-      finished.push({ runId: item.runId, taskId: item.taskId, state: d.state });
-      results.push({ recorded: true, state: d.state });
+      results.push({ recorded: true, state });
     }
-    const { ended, claimed } = await propagate(engine, client, runs, finished, local, { counters, unfinished });
-    for (let i = 0; i < decided.length; i++) {
-      const runState = ended.get(decided[i]!.item.runId);
+    // end_tries counted the successors of these tries already; propagate goes on from its counters.
+    const { ended, claimed } = await propagate(engine, client, runs, [], local, { counters, unfinished });
+    for (let i = 0; i < items.length; i++) {
+      const runState = ended.get(items[i]!.runId);
       if (runState && results[i]!.recorded && results[i]!.state !== 'up_for_retry') results[i]!.runState = runState;
     }
     return { results, claimed };
   });
 }
+
+/** Retry options of a task that is no longer in its DAG file (it fails non-retryably; never used for a delay). */
+const DEFAULT_RETRY = { retryDelayMs: 1000, retryExponentialBackoff: false, maxRetryDelayMs: 3_600_000 };
 
 /** Record the end of one try (see endTries). */
 export async function endTry(engine: Engine, graph: DagGraph, input: EndTryInput, local?: LocalClaim): Promise<EndTryResult & { claimed: LocallyClaimed[] }> {
@@ -387,23 +378,14 @@ async function enqueueAlert(engine: Engine, client: pg.PoolClient, graph: DagGra
 }
 
 /**
- * Cancel a run (Airflow's "mark failed"): running tries fail and are aborted
- * through their signal, tasks not started yet are skipped, the run is failed.
+ * Cancel a run (Airflow's "mark failed"): one guarded statement (cancel_run.sql).
+ * Running tries fail with `note` as their reason and are aborted by their workers,
+ * tasks not started are skipped, and freed slots go to queued runs.
  */
-export async function cancelRun(engine: Engine, graph: DagGraph | undefined, runId: string, note = 'cancelled'): Promise<boolean> {
+export async function cancelRun(engine: Engine, graph: DagGraph | undefined, runId: string, note = 'cancelled by weir runs cancel'): Promise<boolean> {
   return withTransaction(engine.pool, async (client) => {
-    const run = await client.query("UPDATE weir.dag_run SET state = 'failed', end_date = now(), note = $2 WHERE run_id = $1 AND state IN ('queued', 'running') RETURNING dag_id", [runId, note]);
-    if (!run.rowCount) return false;
-    await client.query(
-      `UPDATE weir.task_instance SET
-         state = CASE WHEN state = 'running' THEN 'failed'::weir.ti_state ELSE 'skipped'::weir.ti_state END,
-         end_date = now(), heartbeat_at = NULL
-       WHERE run_id = $1 AND state IN ('none', 'scheduled', 'queued', 'running', 'up_for_retry')`,
-      [runId],
-    );
-    await client.query('UPDATE weir.dag_run SET unfinished = 0 WHERE run_id = $1', [runId]);
-    await client.query('SELECT pg_notify($1, $2)', [CANCEL_CHANNEL, runId]);
-    await client.query('SELECT pg_notify($1, $2)', ['weir_run', `${runId}:failed`]);
+    const { rowCount } = await client.query(sql('cancel_run'), [runId, note]);
+    if (!rowCount) return false;
     if (graph) await admitRuns(engine, client, graph);
     return true;
   });
@@ -418,8 +400,10 @@ export async function clearRun(engine: Engine, graph: DagGraph, runId: string, o
   return withTransaction(engine.pool, async (client) => {
     const run = await client.query<{ queue: string; state: RunState }>('SELECT queue, state FROM weir.dag_run WHERE run_id = $1 FOR UPDATE', [runId]);
     if (!run.rowCount) return [];
-    const { rows } = await client.query<{ task_id: string; state: TaskState }>('SELECT task_id, state FROM weir.task_instance WHERE run_id = $1', [runId]);
+    const { rows } = await client.query<{ task_id: string; state: TaskState; downstream: string[]; up_total: number; trigger_rule: string }>('SELECT task_id, state, downstream, up_total, trigger_rule FROM weir.task_instance WHERE run_id = $1', [runId]);
     const states = new Map(rows.map((r) => [r.task_id, r.state]));
+    // The run's own shape, which may differ from the DAG file's current one.
+    const shape = new Map(rows.map((r) => [r.task_id, r]));
     if ([...states.values()].some((s) => s === 'running' || s === 'queued' || s === 'up_for_retry')) {
       throw new (await import('../errors.ts')).InputError('run_active', `run ${runId} still has tasks queued or running; wait for it to finish or cancel it first (weir runs cancel ${runId})`);
     }
@@ -427,7 +411,7 @@ export async function clearRun(engine: Engine, graph: DagGraph, runId: string, o
     const addWithDownstream = (id: string) => {
       if (reset.has(id)) return;
       reset.add(id);
-      for (const d of graph.downstream.get(id) ?? []) addWithDownstream(d);
+      for (const d of shape.get(id)?.downstream ?? []) addWithDownstream(d);
     };
     for (const [id, s] of states) {
       if (!onlyFailed || s === 'failed' || s === 'upstream_failed') addWithDownstream(id);
@@ -443,24 +427,23 @@ export async function clearRun(engine: Engine, graph: DagGraph, runId: string, o
     );
     await client.query("UPDATE weir.dag_run SET state = 'running', end_date = NULL, note = NULL, admitted = true, unfinished = $2 WHERE run_id = $1", [runId, ids.length]);
     // Outcomes of upstream tasks that stay as they were count again for the cleared ones.
-    const kept: { taskId: string; state: TaskState }[] = [];
+    const kept: Finished[] = [];
     for (const [id, s] of states) {
-      if (!reset.has(id) && (graph.downstream.get(id) ?? []).some((d) => reset.has(d))) kept.push({ taskId: id, state: s });
+      const downstream = shape.get(id)!.downstream;
+      if (!reset.has(id) && downstream.some((d) => reset.has(d))) kept.push({ runId, taskId: id, state: s, downstream });
     }
-    const roots = ids.filter((id) => {
-      const t = graph.tasks.get(id);
-      return t && (t.upstream.length === 0 || t.triggerRule === 'always');
-    });
-    await queueTasks(engine, client, graph, runId, run.rows[0]!.queue, roots);
+    const roots = ids.filter((id) => shape.get(id)!.up_total === 0 || shape.get(id)!.trigger_rule === 'always');
+    const queue = run.rows[0]!.queue;
+    await queuePairs(engine, client, new Map([[runId, { graph, queue }]]), roots.map((taskId) => ({ runId, taskId })));
     // The kept upstream tasks are already counted as finished: feed them without counting again.
-    await propagateWithoutCounting(engine, client, graph, runId, run.rows[0]!.queue, kept);
+    await propagateWithoutCounting(engine, client, graph, runId, queue, kept);
     return ids;
   });
 }
 
-async function propagateWithoutCounting(engine: Engine, client: pg.PoolClient, graph: DagGraph, runId: string, queue: string, kept: { taskId: string; state: TaskState }[]): Promise<void> {
+async function propagateWithoutCounting(engine: Engine, client: pg.PoolClient, graph: DagGraph, runId: string, queue: string, kept: Finished[]): Promise<void> {
   if (!kept.length) return;
   // propagate() counts `finished.length` as newly finished; compensate for the kept ones.
   await client.query('UPDATE weir.dag_run SET unfinished = unfinished + $2 WHERE run_id = $1', [runId, kept.length]);
-  await propagate(engine, client, new Map([[runId, { graph, queue }]]), kept.map((k) => ({ runId, ...k })));
+  await propagate(engine, client, new Map([[runId, { graph, queue }]]), kept);
 }

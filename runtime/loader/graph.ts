@@ -9,6 +9,10 @@ import { TRIGGER_RULES } from '../states.ts';
 export interface DagGraph {
   dag: Dag;
   file: string;
+  /** Path of the file relative to the DAGs folder (what runs record and workers report). */
+  relativeFile: string;
+  /** Content hash of the DAG file this graph was loaded from ('inline' for DAGs built in code). */
+  hash: string;
   /** Task ids in a topological order. */
   order: string[];
   tasks: Map<string, TaskDefinition>;
@@ -50,6 +54,7 @@ export function validateDag(dag: Dag, file: string): string[] {
     if (!(typeof t.retryDelayMs === 'number' && t.retryDelayMs >= 0)) problems.push(`${where(id)}: retryDelayMs must be >= 0`);
     if (!positiveNumber(t.maxRetryDelayMs)) problems.push(`${where(id)}: maxRetryDelayMs must be > 0`);
     if (t.timeoutMs !== undefined && !positiveNumber(t.timeoutMs)) problems.push(`${where(id)}: timeoutMs must be a positive number of milliseconds`);
+    if (t.memoryLimitMb !== undefined && !(positiveNumber(t.memoryLimitMb) && t.memoryLimitMb >= 16)) problems.push(`${where(id)}: memoryLimitMb must be a number of megabytes >= 16`);
     if (typeof t.fn !== 'function') problems.push(`${where(id)}: needs a function to run`);
   }
   const cycle = findCycle(dag);
@@ -86,7 +91,7 @@ export function findCycle(dag: Dag): string[] | undefined {
 }
 
 /** The graph of a valid DAG (call validateDag first). */
-export function resolveGraph(dag: Dag, file: string): DagGraph {
+export function resolveGraph(dag: Dag, file: string, source: { hash?: string; relativeFile?: string } = {}): DagGraph {
   const downstream = new Map<string, string[]>([...dag.tasks.keys()].map((id) => [id, []]));
   for (const t of dag.tasks.values()) for (const up of t.upstream) downstream.get(up)!.push(t.id);
   const order: string[] = [];
@@ -104,6 +109,8 @@ export function resolveGraph(dag: Dag, file: string): DagGraph {
   return {
     dag,
     file,
+    relativeFile: source.relativeFile ?? file,
+    hash: source.hash ?? 'inline',
     order,
     tasks: dag.tasks,
     downstream,

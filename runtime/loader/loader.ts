@@ -3,6 +3,7 @@
  * check its default export is a DAG and validate it. A broken file never hides
  * the others; its problems are reported together.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,6 +15,24 @@ export interface LoadedDags {
   dags: Map<string, DagGraph>;
   /** file → problems, for files that could not be loaded or validated. */
   broken: Map<string, string[]>;
+  /** The folder these were loaded from (undefined for DAGs built in code). */
+  folder?: string;
+  /** file → content hash of what was loaded (valid or broken), so a re-scan loads only what changed. */
+  hashes?: Map<string, string>;
+}
+
+/** Content hash of a DAG file: what runs record (`dag_hash`) and what a re-scan compares. */
+export function hashDagSource(source: string | Buffer): string {
+  return crypto.createHash('sha256').update(source).digest('hex').slice(0, 16);
+}
+
+/**
+ * The URL a DAG file is imported from: the file's URL with its content hash as the
+ * query, so an edited file is a new module (ES modules are cached by URL and cannot
+ * be unloaded: each version loaded stays in memory until the process restarts).
+ */
+export function dagModuleUrl(file: string, hash: string): string {
+  return `${pathToFileURL(path.resolve(file)).href}?v=${hash}`;
 }
 
 /** DAG files of a folder: `*.ts` (not `.d.ts`, not `_`-prefixed helpers), sorted, recursively. */
@@ -25,17 +44,21 @@ export function listDagFiles(folder: string): string[] {
     const name = entry.name;
     if (!name.endsWith('.ts') || name.endsWith('.d.ts') || name.startsWith('_') || name.endsWith('.test.ts')) continue;
     const dir = (entry as { parentPath?: string }).parentPath ?? folder;
-    if (dir.split(path.sep).some((part) => part === 'node_modules' || part.startsWith('.'))) continue;
+    // Hidden and node_modules folders inside the DAGs folder are skipped; the folder itself may be anywhere.
+    const inside = path.relative(folder, dir);
+    if (inside && inside.split(path.sep).some((part) => part === 'node_modules' || part.startsWith('.'))) continue;
     out.push(path.join(dir, name));
   }
   return out.sort();
 }
 
 /** Import one DAG file and validate it. Throws InputError listing every problem. */
-export async function loadDagFile(file: string): Promise<DagGraph> {
+export async function loadDagFile(file: string, source: { hash?: string; folder?: string } = {}): Promise<DagGraph> {
+  const hash = source.hash ?? hashDagSource(fs.readFileSync(file));
+  const relativeFile = source.folder ? path.relative(source.folder, file) : path.basename(file);
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(path.resolve(file)).href)) as Record<string, unknown>;
+    mod = (await import(dagModuleUrl(file, hash))) as Record<string, unknown>;
   } catch (err) {
     const e = toError(err);
     const firstLine = e.message.split('\n').find((l) => l.trim()) ?? e.name;
@@ -45,30 +68,71 @@ export async function loadDagFile(file: string): Promise<DagGraph> {
   if (!isDag(candidate)) throw new InputError('dag_export', `${file}: the default export is not a DAG; end the file with \`export default d\` where d = dag({...})`);
   const problems = validateDag(candidate, file);
   if (problems.length) throw new InputError('dag_invalid', problems.join('\n'));
-  return resolveGraph(candidate, file);
+  return resolveGraph(candidate, file, { hash, relativeFile });
 }
 
 /** Load every DAG of a folder. Duplicate DAG ids across files mark both files broken. */
 export async function loadDagsFolder(folder: string): Promise<LoadedDags> {
-  const dags = new Map<string, DagGraph>();
-  const broken = new Map<string, string[]>();
-  const seen = new Map<string, string>();
+  return (await rescanDagsFolder({ dags: new Map(), broken: new Map(), folder, hashes: new Map() })).loaded;
+}
+
+/**
+ * Bring `previous` up to date with its folder, in place: files whose content hash
+ * changed (or that are new) are imported again, removed files drop their DAGs,
+ * unchanged files keep their graphs. Returns whether anything changed.
+ */
+export async function rescanDagsFolder(previous: LoadedDags): Promise<{ loaded: LoadedDags; changed: string[] }> {
+  const folder = previous.folder!;
+  const hashes = (previous.hashes ??= new Map());
+  const changed: string[] = [];
+  const current = new Map<string, string>();
   for (const file of listDagFiles(folder)) {
     try {
-      const graph = await loadDagFile(file);
-      const other = seen.get(graph.dag.id);
-      if (other) {
-        broken.set(file, [`${file}: DAG id "${graph.dag.id}" is already defined in ${other}`]);
-        continue;
-      }
-      seen.set(graph.dag.id, file);
-      dags.set(graph.dag.id, graph);
-    } catch (err) {
-      const e = toError(err);
-      broken.set(file, e.message.split('\n'));
+      current.set(file, hashDagSource(fs.readFileSync(file)));
+    } catch {
+      // Removed between listing and reading: gone.
     }
   }
-  return { dags, broken };
+  for (const file of hashes.keys()) if (!current.has(file)) changed.push(file);
+  for (const [file, hash] of current) if (hashes.get(file) !== hash) changed.push(file);
+  if (!changed.length) return { loaded: previous, changed };
+  // A file rejected only for a duplicate id may be valid now that another file changed.
+  const load = new Set(changed);
+  for (const [file, problems] of previous.broken) if (current.has(file) && problems.some((p) => p.includes('is already defined in'))) load.add(file);
+  // Graphs of unchanged files are kept; changed ones are loaded again; then duplicate ids are settled in file order.
+  const byFile = new Map<string, DagGraph>();
+  for (const g of previous.dags.values()) if (current.get(g.file) === hashes.get(g.file)) byFile.set(g.file, g);
+  const broken = new Map<string, string[]>();
+  for (const [file, problems] of previous.broken) if (current.has(file) && current.get(file) === hashes.get(file) && !problems.some((p) => p.includes('is already defined in'))) broken.set(file, problems);
+  for (const file of load) {
+    if (!current.has(file)) continue;
+    try {
+      byFile.set(file, await loadDagFile(file, { hash: current.get(file), folder }));
+    } catch (err) {
+      broken.set(file, toError(err).message.split('\n'));
+    }
+  }
+  const dags = new Map<string, DagGraph>();
+  const seen = new Map<string, string>();
+  for (const file of [...current.keys()].sort()) {
+    const graph = byFile.get(file);
+    if (!graph) continue;
+    const other = seen.get(graph.dag.id);
+    if (other) {
+      broken.set(file, [`${file}: DAG id "${graph.dag.id}" is already defined in ${other}`]);
+      continue;
+    }
+    seen.set(graph.dag.id, file);
+    dags.set(graph.dag.id, graph);
+  }
+  // In place: every holder of this object (worker, reaper, scheduler) sees the new DAGs.
+  previous.dags.clear();
+  for (const [id, g] of dags) previous.dags.set(id, g);
+  previous.broken.clear();
+  for (const [f, p] of broken) previous.broken.set(f, p);
+  hashes.clear();
+  for (const [f, h] of current) hashes.set(f, h);
+  return { loaded: previous, changed };
 }
 
 /** Find one DAG by id, with a message naming the known ids when it is missing (exit 2). */

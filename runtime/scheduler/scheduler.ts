@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import Bree from 'bree';
 import { DateTime } from 'luxon';
 import type { LoadedDags } from '../loader/loader.ts';
+import { DagWatcher } from '../loader/watcher.ts';
 import type { DagGraph } from '../loader/graph.ts';
 import { cancelRun, createRuns, type Engine } from '../engine/runs.ts';
 import { validateParams } from '../engine/params.ts';
@@ -27,6 +28,8 @@ export interface SchedulerOptions {
   safetyTickMs?: number;
   /** Clock, for tests. */
   now?: () => DateTime;
+  /** Backstop re-scan of the DAGs folder (file events reload sooner). Default 10000 ms. */
+  dagRescanMs?: number;
 }
 
 interface Scheduled {
@@ -46,21 +49,88 @@ export class Scheduler {
   private readonly safetyTickMs: number;
   private readonly now: () => DateTime;
 
+  private readonly watcher: DagWatcher;
+  private readonly onChanged = () => void this.refresh().catch((err) => logger.error({ err: toError(err).message }, 'applying reloaded DAG files failed'));
+
   constructor(
     private readonly engine: Engine & { url: string },
-    dags: LoadedDags,
+    private readonly dags: LoadedDags,
     options: SchedulerOptions = {},
   ) {
     this.safetyTickMs = options.safetyTickMs ?? 30_000;
     this.now = options.now ?? (() => DateTime.now());
-    for (const graph of dags.dags.values()) {
+    this.watcher = DagWatcher.for(dags, { rescanIntervalMs: options.dagRescanMs });
+    this.sync();
+  }
+
+  /**
+   * Bring the scheduled set in line with the loaded DAGs (after a reload): new DAGs
+   * join, removed ones leave, changed ones get their new graph. Returns the DAG ids
+   * whose clock (cron, time zone) must be (re)started and those to stop.
+   */
+  private sync(): { start: string[]; stop: string[] } {
+    const start: string[] = [];
+    const stop: string[] = [];
+    const wanted = new Map<string, { graph: DagGraph; timetable: Timetable }>();
+    for (const graph of this.dags.dags.values()) {
       try {
         const timetable = parseTimetable(graph.dag.options);
-        if (timetable.kind !== 'manual') this.scheduled.set(graph.dag.id, { graph, timetable, running: undefined, again: false });
+        if (timetable.kind !== 'manual') wanted.set(graph.dag.id, { graph, timetable });
       } catch (err) {
         logger.error({ dag_id: graph.dag.id, file: graph.file, err: toError(err).message }, 'DAG has a bad schedule; it will not be scheduled');
       }
     }
+    for (const [id, s] of this.scheduled) {
+      if (!wanted.has(id)) {
+        this.scheduled.delete(id);
+        if (s.timetable.kind === 'cron') stop.push(id);
+      }
+    }
+    for (const [id, w] of wanted) {
+      const s = this.scheduled.get(id);
+      if (!s) {
+        this.scheduled.set(id, { ...w, running: undefined, again: false });
+        if (w.timetable.kind === 'cron') start.push(id);
+        continue;
+      }
+      const clock = (t: Timetable) => (t.kind === 'cron' ? `${t.cron}@${t.timezone}` : t.kind);
+      if (clock(s.timetable) !== clock(w.timetable)) {
+        if (s.timetable.kind === 'cron') stop.push(id);
+        if (w.timetable.kind === 'cron') start.push(id);
+      }
+      s.graph = w.graph;
+      s.timetable = w.timetable;
+    }
+    return { start, stop };
+  }
+
+  private breeJob(id: string) {
+    const tt = this.scheduled.get(id)!.timetable;
+    if (tt.kind !== 'cron') throw new Error(`DAG ${id} has no cron clock`);
+    // bree reads a 6-field expression (seconds first) only when told so.
+    return { name: id, path: TICK_JOB, cron: tt.cron, timezone: tt.timezone, hasSeconds: tt.cron.trim().split(/\s+/).length === 6 };
+  }
+
+  /** Apply reloaded DAG files: clocks of new or changed DAGs start, removed ones stop, and each new one is looked at now. */
+  private async refresh(): Promise<void> {
+    if (this.state !== 'running') return;
+    const { start, stop } = this.sync();
+    for (const id of stop) await this.bree?.remove(id).catch(() => {});
+    if (start.length) {
+      this.bree ??= this.newBree();
+      await this.bree.add(start.map((id) => this.breeJob(id)));
+      for (const id of start) await this.bree.start(id);
+    }
+    await this.engine.pool.query(sql('register_dags'), [this.dagIds]);
+    logger.info({ dags: this.dagIds, started: start, stopped: stop }, 'scheduler reloaded DAG files');
+    await Promise.all(this.dagIds.map((id) => this.tick(id)));
+  }
+
+  private newBree(): Bree {
+    const bree = new Bree({ root: false, doRootCheck: false, logger: false, jobs: [], workerMessageHandler: () => {} });
+    // bree emits this the moment the cron fires, before the tick thread even starts.
+    bree.on('worker created', (name: string) => void this.tick(name));
+    return bree;
   }
 
   /** DAG ids this scheduler creates runs for. */
@@ -75,18 +145,14 @@ export class Scheduler {
     await this.listen();
     // Catch up first: whatever came due while no scheduler ran.
     await Promise.all(this.dagIds.map((id) => this.tick(id)));
-    const jobs = [...this.scheduled.values()].flatMap((s) => {
-      const tt = s.timetable;
-      if (tt.kind !== 'cron') return [];
-      // bree reads a 6-field expression (seconds first) only when told so.
-      return [{ name: s.graph.dag.id, path: TICK_JOB, cron: tt.cron, timezone: tt.timezone, hasSeconds: tt.cron.trim().split(/\s+/).length === 6 }];
-    });
-    if (jobs.length) {
-      this.bree = new Bree({ root: false, doRootCheck: false, logger: false, jobs, workerMessageHandler: () => {} });
-      // bree emits this the moment the cron fires, before the tick thread even starts.
-      this.bree.on('worker created', (name: string) => void this.tick(name));
+    const cronIds = this.dagIds.filter((id) => this.scheduled.get(id)!.timetable.kind === 'cron');
+    if (cronIds.length) {
+      this.bree = this.newBree();
+      await this.bree.add(cronIds.map((id) => this.breeJob(id)));
       await this.bree.start();
     }
+    this.watcher.on('dags:changed', this.onChanged);
+    this.watcher.start();
     this.timer = setInterval(() => {
       for (const id of this.dagIds) void this.tick(id);
       void this.enforceRunTimeouts();
@@ -215,6 +281,10 @@ export class Scheduler {
       if (!wasRunning) return;
       if (this.timer) clearInterval(this.timer);
       for (const step of [
+        async () => {
+          this.watcher.off('dags:changed', this.onChanged);
+          await this.watcher.stop();
+        },
         async () => this.bree?.stop(),
         async () => Promise.all([...this.scheduled.values()].map((s) => s.running)),
         async () => this.listener?.close(),

@@ -7,16 +7,25 @@ import type { LogLine, TaskContext, TaskLogger, TaskRef } from '../authoring/dag
 import { NonRetryableError } from '../errors.ts';
 import { redact } from '../redact.ts';
 
-/** Lines kept per try; beyond this the oldest are dropped (a try's log is not a data channel). */
+/**
+ * Lines kept per try; past this, one line says how many more were dropped at the
+ * end of the try (a try's log is not a data channel, and lines are shipped to the
+ * database as they are written, so the first ones are the ones kept).
+ */
 export const MAX_LOG_LINES = 5000;
 
-export function createTaskLogger(lines: LogLine[], echo?: (line: LogLine) => void): TaskLogger {
+/** A task logger that hands each line to `sink` as it is written, up to `maxLines`. */
+export function createTaskLogger(maxLines: number, sink: (line: LogLine) => void): TaskLogger {
+  let written = 0;
   const write = (level: LogLine['level']) => (msg: string, fields?: Record<string, unknown>) => {
+    written++;
+    if (written > maxLines) {
+      if (written === maxLines + 1) sink({ ts: new Date().toISOString(), level: 'warn', msg: `log limit of ${maxLines} lines reached: further lines of this try are dropped` });
+      return;
+    }
     const line: LogLine = { ts: new Date().toISOString(), level, msg: redact(String(msg)) };
     if (fields && Object.keys(fields).length) line.fields = JSON.parse(redact(JSON.stringify(fields))) as Record<string, unknown>;
-    if (lines.length >= MAX_LOG_LINES) lines.shift();
-    lines.push(line);
-    echo?.(line);
+    sink(line);
   };
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }

@@ -19,8 +19,12 @@ export class TaskTimeoutError extends Error {
   }
 }
 
-/** Run the task function; never throws. `controller` is aborted on timeout, cancel or shutdown. */
-export async function runTry(task: TaskDefinition, ctx: TaskContext<any, any>, controller: AbortController): Promise<TryOutcome> {
+/**
+ * Run the task function; never throws. `controller` is aborted on timeout, cancel or
+ * shutdown; `onSettled` is called once the function's own promise has settled (an
+ * aborted try whose code never settles is still running: its isolate must be ended).
+ */
+export async function runTry(task: TaskDefinition, ctx: TaskContext<any, any>, controller: AbortController, onSettled?: () => void): Promise<TryOutcome> {
   let timer: NodeJS.Timeout | undefined;
   const aborted = new Promise<never>((_, reject) => {
     const onAbort = () => reject(controller.signal.reason instanceof Error ? controller.signal.reason : new Error(String(controller.signal.reason ?? 'aborted')));
@@ -31,7 +35,9 @@ export async function runTry(task: TaskDefinition, ctx: TaskContext<any, any>, c
   if (task.timeoutMs !== undefined) timer = setTimeout(() => controller.abort(new TaskTimeoutError(task.timeoutMs!)), task.timeoutMs);
   try {
     // A task that ignores its signal still loses the race: its try ends at the timeout.
-    const result = await Promise.race([Promise.resolve().then(() => task.fn(ctx)), aborted]);
+    const running = Promise.resolve().then(() => task.fn(ctx));
+    running.then(() => onSettled?.(), () => onSettled?.());
+    const result = await Promise.race([running, aborted]);
     let json: string | undefined;
     try {
       json = JSON.stringify(result ?? null);

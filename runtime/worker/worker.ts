@@ -1,30 +1,54 @@
 /**
- * The worker: claims task tries from pg-boss, runs them, and records their end.
- * It only executes; what runs next is decided in the transaction that ends a try
- * (runtime/engine/runs.ts). It is woken by LISTEN/NOTIFY the moment work is
- * enqueued, and at once by its own completions, so no polling interval sits
- * between two tasks; polling remains only as a backstop.
+ * The worker: claims task tries from pg-boss, runs their code in isolates, and
+ * hands their ends to the end batcher. It only executes; what runs next is decided
+ * in the transaction that ends a try (runtime/engine/runs.ts). It is woken by
+ * LISTEN/NOTIFY the moment work is enqueued, and at once by its own completions,
+ * so no polling interval sits between two tasks; polling remains only as a backstop.
+ *
+ * Its roles, each in a file of its own: this claim loop and the tries in flight;
+ * the isolate pool that runs task code (isolates.ts); the batching of try ends
+ * (end-batcher.ts); heartbeats, the registry row and reaping (reaper.ts); shipping
+ * log lines as they are written (log-shipper.ts); and the DAG watcher that reloads
+ * changed DAG files (loader/watcher.ts).
  */
 import os from 'node:os';
+import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { PgBoss, Job } from 'pg-boss';
 import type { LoadedDags } from '../loader/loader.ts';
+import { dagModuleUrl } from '../loader/loader.ts';
 import type { LogLine } from '../authoring/dag.ts';
-import { endTry, endTries, type Engine, type EndTryResult, type EndTriesResult, type TryOutcome } from '../engine/runs.ts';
+import type { Engine, EndTryResult, LocallyClaimed, TryOutcome } from '../engine/runs.ts';
 import type { DagGraph } from '../loader/graph.ts';
 import { sql } from '../database/sql.ts';
-import { CANCEL_CHANNEL, TASK_QUEUE, WORK_CHANNEL, ensureQueue, type TaskJobData } from '../queue.ts';
+import { CANCEL_CHANNEL, HANDED_BACK_CHANNEL, TASK_QUEUE, WORK_CHANNEL, ensureQueue, type TaskJobData } from '../queue.ts';
 import { logger } from '../log.ts';
 import { Listener } from '../database/listener.ts';
-import { toError } from '../errors.ts';
-import { createTaskContext, createTaskLogger } from './context.ts';
+import { NonRetryableError, toError } from '../errors.ts';
+import { createTaskContext, createTaskLogger, MAX_LOG_LINES } from './context.ts';
 import { runTry } from './execute.ts';
+import { IsolatePool, DEFAULT_MEMORY_LIMIT_MB } from './isolates.ts';
+import { EndBatcher, type EndingTry } from './end-batcher.ts';
+import { Reaper } from './reaper.ts';
+import { LogShipper } from './log-shipper.ts';
+import { DagWatcher } from '../loader/watcher.ts';
+import { redact } from '../redact.ts';
+
+/** Where task code runs: `thread` (an isolate per try, the default) or `inline` (on the worker's own event loop). */
+export type Isolation = 'thread' | 'inline';
 
 export interface WorkerOptions {
   /** Tries run at once by this worker. Default 16. */
   concurrency?: number;
   /** pg-boss queue to work. Default `weir_task`. */
   queue?: string;
+  /**
+   * `thread` (default): each try's code runs in a warm worker thread of its own, so
+   * code that blocks cannot stall the worker. `inline`: on the worker's event loop,
+   * for trusted tasks only (saves the ~0.1 ms hop; a blocking task then stalls
+   * heartbeats, other tries and timeouts). WEIR_TASK_ISOLATION.
+   */
+  isolation?: Isolation;
   /** How often running tries prove they are alive. Default 5000 ms. */
   heartbeatIntervalMs?: number;
   /** A running try silent this long is declared lost and retried. Default 30000 ms. */
@@ -35,6 +59,14 @@ export interface WorkerOptions {
   pollIntervalMs?: number;
   /** On stop, how long in-flight tries may finish before they are aborted. Default 30000 ms. */
   shutdownGraceMs?: number;
+  /** After an abort (timeout, cancel, shutdown), how long code may take to stop before its isolate is terminated. Default 500 ms. */
+  abortGraceMs?: number;
+  /** Heap limit of a task's isolate when the task sets no `memoryLimitMb`. Default 2048 MB. */
+  memoryLimitMb?: number;
+  /** Log lines of running tries reach the database within this. Default 500 ms. */
+  logFlushMs?: number;
+  /** Backstop re-scan of the DAGs folder (file events reload sooner). Default 10000 ms. */
+  dagRescanMs?: number;
   hostname?: string;
 }
 
@@ -42,22 +74,33 @@ export type ResolvedWorkerOptions = Required<WorkerOptions>;
 
 export function resolveWorkerOptions(options: WorkerOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedWorkerOptions {
   const num = (name: string, value: number | undefined, fallback: number, min: number): number => {
-    const raw = value ?? (env[`WEIR_${name}`] !== undefined ? Number(env[`WEIR_${name}`]) : undefined);
+    const fromEnv = env[`WEIR_${name}`];
+    const raw = value ?? (fromEnv !== undefined && fromEnv !== '' ? Number(fromEnv) : undefined);
     const v = raw ?? fallback;
-    if (!Number.isFinite(v) || v < min) throw new Error(`worker option ${name} must be a number >= ${min}, got ${String(raw)}`);
+    if (!Number.isFinite(v) || v < min) {
+      const shown = value !== undefined ? String(value) : JSON.stringify(fromEnv);
+      throw new Error(`worker option WEIR_${name} must be a number >= ${min}, got ${shown}`);
+    }
     return v;
   };
+  const isolation = options.isolation ?? (env.WEIR_TASK_ISOLATION || 'thread');
+  if (isolation !== 'thread' && isolation !== 'inline') throw new Error(`worker option WEIR_TASK_ISOLATION must be "thread" or "inline", got "${isolation}"`);
   const resolved = {
     concurrency: num('WORKER_CONCURRENCY', options.concurrency, 16, 1),
     queue: options.queue ?? TASK_QUEUE,
+    isolation: isolation as Isolation,
     heartbeatIntervalMs: num('HEARTBEAT_INTERVAL_MS', options.heartbeatIntervalMs, 5000, 50),
     lostAfterMs: num('TASK_LOST_AFTER_MS', options.lostAfterMs, 30000, 100),
     reapIntervalMs: num('REAP_INTERVAL_MS', options.reapIntervalMs, 10000, 50),
     pollIntervalMs: num('POLL_INTERVAL_MS', options.pollIntervalMs, 2000, 10),
     shutdownGraceMs: num('SHUTDOWN_GRACE_MS', options.shutdownGraceMs, 30000, 0),
+    abortGraceMs: num('TASK_ABORT_GRACE_MS', options.abortGraceMs, 500, 0),
+    memoryLimitMb: num('TASK_MEMORY_LIMIT_MB', options.memoryLimitMb, DEFAULT_MEMORY_LIMIT_MB, 16),
+    logFlushMs: num('LOG_FLUSH_MS', options.logFlushMs, 500, 10),
+    dagRescanMs: num('DAG_RESCAN_MS', options.dagRescanMs, 10000, 100),
     hostname: options.hostname ?? `${os.hostname()}:${process.pid}`,
   };
-  if (resolved.lostAfterMs <= resolved.heartbeatIntervalMs) throw new Error('worker option TASK_LOST_AFTER_MS must be larger than HEARTBEAT_INTERVAL_MS');
+  if (resolved.lostAfterMs <= resolved.heartbeatIntervalMs) throw new Error('worker option WEIR_TASK_LOST_AFTER_MS must be larger than WEIR_HEARTBEAT_INTERVAL_MS');
   return resolved;
 }
 
@@ -69,43 +112,40 @@ interface InFlight {
   done: Promise<void>;
 }
 
-interface ClaimedRow {
-  run_id: string;
-  task_id: string;
-  try_number: number;
-  max_tries: number;
-  dag_id: string;
+interface ClaimedRow extends EndingTry {
   conf: Record<string, unknown>;
   logical_date: Date;
   data_interval_start: Date;
   data_interval_end: Date;
-  queue: string;
 }
 
 type WorkerState = 'idle' | 'running' | 'stopping' | 'stopped';
 
-interface PendingEnd {
-  row: ClaimedRow;
-  outcome: TryOutcome;
-  logs: LogLine[];
-  resolve: (result: EndTryResult) => void;
-  reject: (err: unknown) => void;
-}
+/** Whether bin/weir.js registered weir's loader hooks in this process (isolate threads inherit them). */
+const HOOKS_REGISTERED = Symbol.for('weir.loaderHooks');
 
 export class Worker extends EventEmitter {
   readonly options: ResolvedWorkerOptions;
+  /** This worker's registry id. */
+  readonly workerId: string;
   private state: WorkerState = 'idle';
   private readonly inflight = new Map<string, InFlight>();
   private listener: Listener | undefined;
   private wake: (() => void) | undefined;
   private wakePending = false;
+  /** Handed-back tries of a DAG this worker has may be waiting: adopt before fetching. */
+  private adoptPending = true;
   private loopDone: Promise<void> | undefined;
-  private timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
   /** Slots promised to successors being claimed locally, so concurrent completions do not overbook. */
   private reserved = 0;
-  private pendingEnds: PendingEnd[] = [];
-  private flushing = false;
+  private readonly isolates: IsolatePool | undefined;
+  private readonly batcher: EndBatcher;
+  private readonly reaper: Reaper;
+  private readonly logs: LogShipper;
+  private readonly watcher: DagWatcher;
+  private adoptTimer: NodeJS.Timeout | undefined;
+  private readonly onChanged: () => void;
 
   constructor(
     private readonly engine: Engine & { url: string },
@@ -114,36 +154,88 @@ export class Worker extends EventEmitter {
   ) {
     super();
     this.options = resolveWorkerOptions(options);
+    this.workerId = `${this.options.hostname}:${crypto.randomBytes(3).toString('hex')}`;
+    if (this.options.isolation === 'thread') {
+      this.isolates = new IsolatePool({
+        abortGraceMs: this.options.abortGraceMs,
+        idleMs: 60_000,
+        hooksInherited: Boolean((globalThis as Record<symbol, unknown>)[HOOKS_REGISTERED]),
+      });
+    }
+    this.batcher = new EndBatcher(engine, dags, {
+      hostname: this.options.hostname,
+      capacity: (n) => (this.state === 'running' ? Math.max(0, this.options.concurrency - this.inflight.size - this.reserved + n) : 0),
+      reserve: (n) => (this.reserved += n),
+      alive: () => this.state !== 'stopped',
+      onClaimed: (c: LocallyClaimed, base: EndingTry, outputs) => this.startTry({ ...(base as ClaimedRow), task_id: c.taskId, try_number: c.tryNumber, max_tries: c.maxTries }, outputs),
+    });
+    this.reaper = new Reaper(engine, dags, {
+      workerId: this.workerId,
+      hostname: this.options.hostname,
+      queue: this.options.queue,
+      concurrency: this.options.concurrency,
+      isolation: this.options.isolation,
+      lostAfterMs: this.options.lostAfterMs,
+      heartbeatIntervalMs: this.options.heartbeatIntervalMs,
+      reapIntervalMs: this.options.reapIntervalMs,
+    }, () => [...this.inflight.values()].map((f) => ({ ...f, abort: (reason: Error) => this.abortEntry(f, reason) })));
+    this.logs = new LogShipper(engine.pool, this.options.logFlushMs);
+    this.watcher = DagWatcher.for(dags, { rescanIntervalMs: this.options.dagRescanMs });
+    this.onChanged = () => void this.onDagsChanged();
+    this.watcher.on('dags:changed', this.onChanged);
   }
 
   get boss(): PgBoss {
     return this.engine.boss;
   }
 
+  /** Re-scan the DAGs folder now (file events do this by themselves). */
+  reloadDags(): Promise<void> {
+    return this.watcher.rescan();
+  }
+
   async start(): Promise<void> {
     if (this.state !== 'idle') return;
     this.state = 'running';
     await ensureQueue(this.boss, this.options.queue);
+    await this.reaper.start();
     await this.listen();
-    this.timers.push(setInterval(() => void this.heartbeat(), this.options.heartbeatIntervalMs));
-    this.timers.push(setInterval(() => void this.reapLostTries(), this.options.reapIntervalMs));
+    this.watcher.start();
+    // Backstop for a missed hand-back notification.
+    this.adoptTimer = setInterval(() => this.signalAdopt(), this.options.reapIntervalMs);
+    if (this.isolates) {
+      this.isolates.warm(Math.min(2, this.options.concurrency), [...this.dags.dags.values()].filter((g) => g.hash !== 'inline').map((g) => dagModuleUrl(g.file, g.hash)), this.options.memoryLimitMb);
+    }
     this.loopDone = this.loop();
-    logger.info({ queue: this.options.queue, concurrency: this.options.concurrency, hostname: this.options.hostname, dags: this.dags.dags.size }, 'worker started');
+    logger.info({ queue: this.options.queue, concurrency: this.options.concurrency, isolation: this.options.isolation, worker_id: this.workerId, dags: this.dags.dags.size }, 'worker started');
+  }
+
+  private async onDagsChanged(): Promise<void> {
+    if (this.state !== 'running') return;
+    await this.reaper.register().catch((err) => logger.warn({ err: toError(err).message }, 'updating the worker registry failed'));
+    this.emit('dags:changed');
+    this.signalAdopt();
   }
 
   private async listen(): Promise<void> {
     this.listener = await Listener.open({
       url: this.engine.url,
-      channels: [WORK_CHANNEL, CANCEL_CHANNEL],
+      channels: [WORK_CHANNEL, CANCEL_CHANNEL, HANDED_BACK_CHANNEL],
       applicationName: 'weir-worker-listen',
       name: 'worker',
       onNotification: (msg) => {
         if (msg.channel === WORK_CHANNEL && (!msg.payload || msg.payload === this.options.queue)) this.signalWork();
-        else if (msg.channel === CANCEL_CHANNEL && msg.payload) this.abortRun(msg.payload);
+        else if (msg.channel === CANCEL_CHANNEL && msg.payload) this.abortRun(msg.payload, 'cancelled by weir runs cancel');
+        else if (msg.channel === HANDED_BACK_CHANNEL && msg.payload && this.dags.dags.has(msg.payload)) this.signalAdopt();
       },
       // Work queued while disconnected sent its notification to nobody; polling would find it, this is sooner.
-      onReconnect: () => this.signalWork(),
+      onReconnect: () => this.signalAdopt(),
     });
+    this.signalWork();
+  }
+
+  private signalAdopt(): void {
+    this.adoptPending = true;
     this.signalWork();
   }
 
@@ -168,18 +260,29 @@ export class Worker extends EventEmitter {
     });
   }
 
+  private free(): number {
+    return this.options.concurrency - this.inflight.size - this.reserved;
+  }
+
   private async loop(): Promise<void> {
     while (this.state === 'running') {
-      const free = this.options.concurrency - this.inflight.size - this.reserved;
-      if (free <= 0) {
+      if (this.free() <= 0) {
         await this.waitForWork(this.options.pollIntervalMs);
         this.wakePending = false;
         continue;
       }
       this.wakePending = false;
+      if (this.adoptPending) {
+        try {
+          await this.adoptHandedBack();
+        } catch (err) {
+          logger.warn({ err: toError(err).message }, 'adopting handed-back tries failed; retrying');
+        }
+        if (this.free() <= 0) continue;
+      }
       let jobs: Job<TaskJobData>[];
       try {
-        jobs = await this.boss.fetch<TaskJobData>(this.options.queue, { batchSize: free });
+        jobs = await this.boss.fetch<TaskJobData>(this.options.queue, { batchSize: this.free() });
       } catch (err) {
         logger.warn({ err: toError(err).message }, 'fetching tasks failed; retrying');
         await this.waitForWork(1000);
@@ -199,28 +302,46 @@ export class Worker extends EventEmitter {
     }
   }
 
+  /** Tries handed back by workers that could not run them, of DAGs this worker has: claimed directly. */
+  private async adoptHandedBack(): Promise<void> {
+    const graphs = [...this.dags.dags.values()];
+    const limit = this.free();
+    if (!graphs.length || limit <= 0) return;
+    const { rows } = await this.engine.pool.query<ClaimedRow>(sql('adopt_tries'), [graphs.map((g) => g.dag.id), this.options.hostname, limit, graphs.map((g) => g.hash)]);
+    if (rows.length < limit) this.adoptPending = false;
+    if (rows.length) logger.info({ tries: rows.length, dag_ids: [...new Set(rows.map((r) => r.dag_id))] }, 'adopted tries handed back by workers that could not run them');
+    for (const row of rows) this.startTry(row);
+  }
+
   private async claimAndStart(fetched: Job<TaskJobData>[]): Promise<void> {
-    // A job of a DAG this worker does not have (file missing or broken here) goes back to
-    // pg-boss for a worker that has it, instead of being claimed and failed.
     const jobs = fetched.filter((j) => this.dags.dags.has(j.data.dagId));
     const foreign = fetched.filter((j) => !this.dags.dags.has(j.data.dagId));
-    if (foreign.length) {
-      logger.error({ dag_ids: [...new Set(foreign.map((j) => j.data.dagId))], hostname: this.options.hostname }, 'tasks of DAGs not loaded on this worker handed back (see `weir dags list` for broken files)');
-      await this.boss.fail(this.options.queue, foreign.map((j) => j.id), { error: `DAG not loaded on ${this.options.hostname}` });
-    }
+    if (foreign.length) await this.handBack(foreign);
     if (!jobs.length) return;
-    // One autocommit statement: the try is ours once it is `running`.
+    // One autocommit statement: the try is ours once it is `running`, with its task_try row.
     const { rows } = await this.engine.pool.query<ClaimedRow>(sql('claim_task_instances'), [
       jobs.map((j) => j.data.runId),
       jobs.map((j) => j.data.taskId),
       jobs.map((j) => j.data.tryNumber),
       this.options.hostname,
+      jobs.map((j) => this.dags.dags.get(j.data.dagId)!.hash),
     ]);
     // Settling the jobs is off the hot path: if this process dies first, pg-boss expires and
     // re-delivers them, and the guarded claim turns the duplicate away. A job that claimed
     // nothing was stale (cleared, cancelled, or a duplicate).
     void this.boss.complete(this.options.queue, jobs.map((j) => j.id)).catch((err) => logger.warn({ err: toError(err).message }, 'settling fetched jobs failed; pg-boss will expire them'));
     for (const row of rows) this.startTry(row);
+  }
+
+  /**
+   * Jobs of DAGs this worker does not have (file missing, broken, or not loaded yet):
+   * their tries are marked handed back for a worker that has the DAG to adopt, and the
+   * jobs are completed, never failed, so pg-boss cannot give up on them.
+   */
+  private async handBack(jobs: Job<TaskJobData>[]): Promise<void> {
+    await this.engine.pool.query(sql('hand_back'), [jobs.map((j) => j.data.runId), jobs.map((j) => j.data.taskId), jobs.map((j) => j.data.tryNumber)]);
+    await this.boss.complete(this.options.queue, jobs.map((j) => j.id));
+    logger.warn({ dag_ids: [...new Set(jobs.map((j) => j.data.dagId))], worker_id: this.workerId }, 'tries of DAGs not loaded on this worker handed back for a worker that has them (see `weir runs show`)');
   }
 
   private startTry(row: ClaimedRow, knownOutputs?: Map<string, unknown>): void {
@@ -231,21 +352,30 @@ export class Worker extends EventEmitter {
     entry.done = this.executeTry(row, controller, knownOutputs)
       .catch((err) => logger.error({ run_id: row.run_id, task_id: row.task_id, err: toError(err).message }, 'recording a try failed; it will be declared lost and retried'))
       .finally(() => {
-        this.inflight.delete(key);
+        if (this.inflight.get(key) === entry) this.inflight.delete(key);
         this.signalWork();
       });
+  }
+
+  private abortEntry(entry: InFlight, reason: Error): void {
+    if (this.inflight.get(`${entry.runId}\u0000${entry.taskId}`) === entry) entry.controller.abort(reason);
   }
 
   private async executeTry(row: ClaimedRow, controller: AbortController, knownOutputs?: Map<string, unknown>): Promise<void> {
     const scope = { dag_id: row.dag_id, run_id: row.run_id, task_id: row.task_id, try_number: row.try_number };
     const graph = this.dags.dags.get(row.dag_id);
-    const task = graph?.tasks.get(row.task_id);
-    const logs: LogLine[] = [];
+    const key = { runId: row.run_id, taskId: row.task_id, tryNumber: row.try_number };
+    const onLog = (line: LogLine) => {
+      const safe = { ...line, msg: redact(line.msg) };
+      logger.debug({ ...scope, ...line.fields }, safe.msg);
+      this.logs.add(key, safe);
+    };
     this.emit('task:start', scope);
     let outcome: TryOutcome;
-    if (!graph) return; // claimAndStart only claims tries of loaded DAGs
-    if (!task) {
-      outcome = { kind: 'failed', retryable: false, error: new Error(`DAG "${row.dag_id}" has no task "${row.task_id}" any more on worker ${this.options.hostname} (the DAG file changed after the run was created)`) };
+    const task = graph?.tasks.get(row.task_id);
+    if (!graph || !task) {
+      // The DAG file changed after the run was created: the run keeps its shape, this task has no code now.
+      outcome = { kind: 'failed', retryable: false, error: new NonRetryableError(`DAG "${row.dag_id}" has no task "${row.task_id}" any more in ${graph?.relativeFile ?? 'its file'} on worker ${this.options.hostname} (the DAG file changed after the run was created)`) };
     } else {
       const outputs = new Map<string, unknown>(knownOutputs);
       const missing = task.upstream.filter((id) => !outputs.has(id));
@@ -253,34 +383,65 @@ export class Worker extends EventEmitter {
         const { rows } = await this.engine.pool.query<{ task_id: string; output: unknown }>(sql('upstream_outputs'), [row.run_id, missing]);
         for (const r of rows) outputs.set(r.task_id, r.output);
       }
-      const log = createTaskLogger(logs, (line) => logger.debug({ ...scope, ...line.fields }, line.msg));
-      const ctx = createTaskContext({
-        dagId: row.dag_id,
+      outcome = this.isolates && graph.hash !== 'inline'
+        ? await this.runIsolated(graph, row, outputs, controller.signal, onLog)
+        : await this.runInline(graph, row, outputs, controller, onLog);
+    }
+    if (outcome.kind === 'failed') outcome.error.message = redact(outcome.error.message);
+    if (outcome.kind === 'failed' && outcome.error.stack) outcome.error.stack = redact(outcome.error.stack);
+    const logs = await this.logs.take(key);
+    const result = await this.batcher.end(row, outcome, logs);
+    this.afterEnd(row, outcome, result);
+  }
+
+  private runIsolated(graph: DagGraph, row: ClaimedRow, outputs: Map<string, unknown>, signal: AbortSignal, onLog: (line: LogLine) => void): Promise<TryOutcome> {
+    const task = graph.tasks.get(row.task_id)!;
+    return this.isolates!.run({
+      moduleUrl: dagModuleUrl(graph.file, graph.hash),
+      file: graph.relativeFile,
+      dagId: row.dag_id,
+      taskId: row.task_id,
+      timeoutMs: task.timeoutMs,
+      memoryLimitMb: task.memoryLimitMb ?? this.options.memoryLimitMb,
+      maxLogLines: MAX_LOG_LINES,
+      ctx: {
         runId: row.run_id,
-        taskId: row.task_id,
         params: row.conf,
-        logicalDate: row.logical_date,
-        dataIntervalStart: row.data_interval_start,
-        dataIntervalEnd: row.data_interval_end,
+        logicalDate: row.logical_date.toISOString(),
+        dataIntervalStart: row.data_interval_start.toISOString(),
+        dataIntervalEnd: row.data_interval_end.toISOString(),
         tryNumber: row.try_number,
         maxTries: row.max_tries,
         timezone: graph.dag.options.timezone ?? 'UTC',
-        upstream: task.upstream,
-        outputs,
-        log,
-        signal: controller.signal,
-      });
-      outcome = await runTry(task, ctx, controller);
-    }
-    return this.record(graph, row, outcome, logs);
+        outputs: [...outputs],
+      },
+    }, signal, onLog);
   }
 
-  private async record(graph: DagGraph, row: ClaimedRow, outcome: TryOutcome, logs: LogLine[]): Promise<void> {
-    const scope = { dag_id: row.dag_id, run_id: row.run_id, task_id: row.task_id, try_number: row.try_number };
-    const result = await new Promise<EndTryResult>((resolve, reject) => {
-      this.pendingEnds.push({ row, outcome, logs, resolve, reject });
-      if (!this.flushing) void this.flushEnds();
+  /** Opt-out (`isolation: 'inline'`), and DAGs built in code rather than loaded from a file. */
+  private runInline(graph: DagGraph, row: ClaimedRow, outputs: Map<string, unknown>, controller: AbortController, onLog: (line: LogLine) => void): Promise<TryOutcome> {
+    const task = graph.tasks.get(row.task_id)!;
+    const ctx = createTaskContext({
+      dagId: row.dag_id,
+      runId: row.run_id,
+      taskId: row.task_id,
+      params: row.conf,
+      logicalDate: row.logical_date,
+      dataIntervalStart: row.data_interval_start,
+      dataIntervalEnd: row.data_interval_end,
+      tryNumber: row.try_number,
+      maxTries: row.max_tries,
+      timezone: graph.dag.options.timezone ?? 'UTC',
+      upstream: task.upstream,
+      outputs,
+      log: createTaskLogger(MAX_LOG_LINES, onLog),
+      signal: controller.signal,
     });
+    return runTry(task, ctx, controller);
+  }
+
+  private afterEnd(row: ClaimedRow, outcome: TryOutcome, result: EndTryResult): void {
+    const scope = { dag_id: row.dag_id, run_id: row.run_id, task_id: row.task_id, try_number: row.try_number };
     if (outcome.kind === 'failed') logger.warn({ ...scope, state: result.state, err: outcome.error.message, retry_in_ms: result.retryInMs }, 'task try failed');
     // The retry's job becomes fetchable at its startAfter; wake then instead of waiting for a poll.
     if (result.retryInMs !== undefined) setTimeout(() => this.signalWork(), result.retryInMs + 5).unref();
@@ -288,131 +449,22 @@ export class Worker extends EventEmitter {
     if (result.runState) this.emit('run:end', { dag_id: row.dag_id, run_id: row.run_id, state: result.runState });
   }
 
-  /**
-   * Ends of tries are recorded in batches: while one transaction commits, the tries
-   * that finish meanwhile wait and go together in the next one (group commit), so
-   * 50 parallel branches or many concurrent runs do not pay one commit each.
-   */
-  private async flushEnds(): Promise<void> {
-    this.flushing = true;
-    try {
-      while (this.pendingEnds.length) {
-        const batch = this.pendingEnds.splice(0, 500);
-        // Eager dispatch: successors this worker has room for start here, without a queue round trip.
-        // The tries in the batch still count as in flight, and their slots are about to free up.
-        const capacity = this.state === 'running' ? Math.max(0, this.options.concurrency - this.inflight.size - this.reserved + batch.length) : 0;
-        this.reserved += capacity;
-        let outcome: EndTriesResult | undefined;
-        try {
-          for (let attempt = 0; ; attempt++) {
-            try {
-              outcome = await endTries(
-                this.engine,
-                this.dags.dags,
-                batch.map((b) => ({
-                  dagId: b.row.dag_id, runId: b.row.run_id, taskId: b.row.task_id, tryNumber: b.row.try_number,
-                  maxTries: b.row.max_tries, queue: b.row.queue, outcome: b.outcome, logs: b.logs,
-                })),
-                capacity > 0 ? { capacity, hostname: this.options.hostname } : undefined,
-              );
-              break;
-            } catch (err) {
-              // A database restart (or a deadlock with another worker) must not lose finished tries:
-              // retry for a while; if it still fails, their heartbeats stop and they are declared lost.
-              if (attempt >= 20 || this.state === 'stopped') throw err;
-              logger.warn({ tries: batch.length, err: toError(err).message }, 'recording the end of tries failed; retrying');
-              await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 5000)));
-            }
-          }
-        } catch (err) {
-          for (const b of batch) b.reject(err);
-          continue;
-        } finally {
-          this.reserved -= capacity;
-        }
-        const rows = new Map(batch.map((b) => [b.row.run_id, b.row]));
-        const known = new Map<string, unknown>();
-        for (const b of batch) if (b.outcome.kind === 'success') known.set(`${b.row.run_id}\u0000${b.row.task_id}`, b.outcome.output);
-        for (const c of outcome.claimed) {
-          const base = rows.get(c.runId)!;
-          const graph = this.dags.dags.get(base.dag_id);
-          const upstream = graph?.tasks.get(c.taskId)?.upstream ?? [];
-          const outputs = new Map<string, unknown>();
-          for (const u of upstream) {
-            const key = `${c.runId}\u0000${u}`;
-            if (known.has(key)) outputs.set(u, known.get(key));
-          }
-          this.startTry({ ...base, task_id: c.taskId, try_number: c.tryNumber, max_tries: c.maxTries }, outputs);
-        }
-        batch.forEach((b, i) => b.resolve(outcome.results[i]!));
-      }
-    } finally {
-      this.flushing = false;
-    }
-  }
-
-  private abortRun(runId: string): void {
+  private abortRun(runId: string, reason: string): void {
     for (const f of this.inflight.values()) {
-      if (f.runId === runId) f.controller.abort(new Error('run cancelled'));
-    }
-  }
-
-  private async heartbeat(): Promise<void> {
-    if (!this.inflight.size) return;
-    const entries = [...this.inflight.values()];
-    try {
-      const { rows } = await this.engine.pool.query<{ run_id: string; task_id: string; try_number: number }>(sql('heartbeat'), [
-        entries.map((e) => e.runId), entries.map((e) => e.taskId), entries.map((e) => e.tryNumber),
-      ]);
-      const alive = new Set(rows.map((r) => `${r.run_id}\u0000${r.task_id}\u0000${r.try_number}`));
-      for (const e of entries) {
-        // Not running any more (cancelled, cleared, declared lost): stop it so it never runs twice at once.
-        if (!alive.has(`${e.runId}\u0000${e.taskId}\u0000${e.tryNumber}`) && this.inflight.get(`${e.runId}\u0000${e.taskId}`) === e) {
-          e.controller.abort(new Error('task instance is no longer running here (cancelled, cleared or declared lost)'));
-        }
-      }
-    } catch (err) {
-      logger.warn({ err: toError(err).message }, 'heartbeat failed');
+      if (f.runId === runId) f.controller.abort(new Error(reason));
     }
   }
 
   /** Tries whose worker went silent (killed, partitioned) fail as lost and follow their retries. */
-  async reapLostTries(): Promise<number> {
-    let reaped = 0;
-    try {
-      const { rows } = await this.engine.pool.query<{ run_id: string; task_id: string; try_number: number; max_tries: number; dag_id: string; silent_ms: number; hostname: string | null }>(
-        sql('lost_tries'),
-        [this.options.lostAfterMs, 100],
-      );
-      for (const r of rows) {
-        const graph = this.dags.dags.get(r.dag_id);
-        if (!graph) continue;
-        const queue = (await this.engine.pool.query<{ queue: string }>('SELECT queue FROM weir.dag_run WHERE run_id = $1', [r.run_id])).rows[0]?.queue ?? TASK_QUEUE;
-        const error = new Error(`try lost: no heartbeat from ${r.hostname ?? 'its worker'} for ${Math.round(r.silent_ms / 1000)} s (worker killed or unreachable)`);
-        const result = await endTry(this.engine, graph, {
-          runId: r.run_id, taskId: r.task_id, tryNumber: r.try_number, maxTries: r.max_tries, queue, logs: [],
-          outcome: { kind: 'failed', error, retryable: true },
-        });
-        if (result.recorded) {
-          reaped++;
-          logger.warn({ dag_id: r.dag_id, run_id: r.run_id, task_id: r.task_id, try_number: r.try_number, state: result.state }, 'lost try recorded');
-        }
-      }
-    } catch (err) {
-      logger.warn({ err: toError(err).message }, 'looking for lost tries failed');
-    }
-    return reaped;
-  }
-
-  /** Tries in flight right now (for progress and tests). */
-  get inFlightCount(): number {
-    return this.inflight.size;
+  reapLostTries(): Promise<number> {
+    return this.reaper.reapLostTries();
   }
 
   /**
    * Stop claiming, let in-flight tries finish within the grace period, abort the
-   * rest through their signal (they fail and are retried elsewhere), then release
-   * every resource even if one step fails. Idempotent.
+   * rest (their isolates are terminated if they do not stop: a try is recorded, and
+   * retried elsewhere, only once its code has stopped), then release every resource
+   * even if one step fails. Idempotent.
    */
   stop(): Promise<void> {
     if (!this.stopping) this.stopping = this.doStop();
@@ -426,18 +478,26 @@ export class Worker extends EventEmitter {
     }
     this.state = 'stopping';
     this.signalWork();
-    for (const t of this.timers) clearInterval(t);
+    clearInterval(this.adoptTimer);
     const steps: [string, () => Promise<unknown>][] = [
+      ['stop watching DAG files', async () => {
+        this.watcher.off('dags:changed', this.onChanged);
+        await this.watcher.stop();
+      }],
       ['wait for the claim loop', async () => this.loopDone],
       ['drain in-flight tries', async () => {
-        const all = Promise.all([...this.inflight.values()].map((f) => f.done));
-        const graceful = await Promise.race([all.then(() => true), new Promise((r) => setTimeout(() => r(false), this.options.shutdownGraceMs).unref())]);
+        const all = () => Promise.all([...this.inflight.values()].map((f) => f.done));
+        const graceful = await Promise.race([all().then(() => true), new Promise((r) => setTimeout(() => r(false), this.options.shutdownGraceMs).unref())]);
         if (!graceful) {
           logger.warn({ in_flight: this.inflight.size }, 'grace period over: aborting in-flight tries');
           for (const f of this.inflight.values()) f.controller.abort(new Error('worker shutting down'));
-          await Promise.race([all, new Promise((r) => setTimeout(r, 5000).unref())]);
+          // Isolated tries end within abortGraceMs (their threads are terminated); inline ones may not.
+          await Promise.race([all(), new Promise((r) => setTimeout(r, this.options.abortGraceMs + 5000).unref())]);
         }
       }],
+      ['ship remaining log lines', async () => this.logs.close()],
+      ['end isolates', async () => this.isolates?.close()],
+      ['leave the worker registry', async () => this.reaper.stop()],
       ['close LISTEN connection', async () => this.listener?.close()],
     ];
     for (const [name, step] of steps) {
@@ -448,6 +508,6 @@ export class Worker extends EventEmitter {
       }
     }
     this.state = 'stopped';
-    logger.info({ hostname: this.options.hostname }, 'worker stopped');
+    logger.info({ hostname: this.options.hostname, worker_id: this.workerId }, 'worker stopped');
   }
 }

@@ -1,14 +1,21 @@
--- admit_runs: queued runs of a DAG take the free slots under maxActiveRuns, oldest first.
+-- admit_runs: queued runs of a DAG take the free slots under maxActiveRuns, oldest first;
+-- returns, per admitted run, the task instances to start now (roots, and `always` tasks,
+-- which wait for nothing), from the run's own shape.
 -- Callers hold the DAG's advisory admission lock. $1 dag_id, $2 max_active_runs
-UPDATE weir.dag_run r SET admitted = true
-FROM (
-  SELECT run_id FROM weir.dag_run
-  WHERE dag_id = $1 AND NOT admitted AND state = 'queued'
-  ORDER BY logical_date, created_at
-  LIMIT greatest($2::int - (
-    SELECT count(*) FROM weir.dag_run
-    WHERE dag_id = $1 AND admitted AND state IN ('queued', 'running')
-  )::int, 0)
-) next
-WHERE r.run_id = next.run_id
-RETURNING r.run_id, r.queue
+WITH admitted AS (
+  UPDATE weir.dag_run r SET admitted = true
+  FROM (
+    SELECT run_id FROM weir.dag_run
+    WHERE dag_id = $1 AND NOT admitted AND state = 'queued'
+    ORDER BY logical_date, created_at
+    LIMIT greatest($2::int - (
+      SELECT count(*) FROM weir.dag_run
+      WHERE dag_id = $1 AND admitted AND state IN ('queued', 'running')
+    )::int, 0)
+  ) next
+  WHERE r.run_id = next.run_id
+  RETURNING r.run_id, r.queue
+)
+SELECT a.run_id, a.queue, ti.task_id
+FROM admitted a JOIN weir.task_instance ti ON ti.run_id = a.run_id
+WHERE ti.up_total = 0 OR ti.trigger_rule = 'always'

@@ -1,22 +1,29 @@
 -- insert_runs: create DAG runs of one DAG with all their task instances (state none);
 -- a scheduled/backfill run whose (dag_id, logical_date) exists already is left alone
--- (exactly once, by construction).
--- $1 dag_id, $2 run_type, $3 queue, $4 unfinished (task count), $5 leaves (text[]);
--- runs, parallel arrays: $6 run_id[], $7 logical_date[], $8 data_interval_start[],
---   $9 data_interval_end[], $10 conf[] (JSON text);
--- tasks, parallel arrays: $11 task_id[], $12 max_tries[], $13 trigger_rule[], $14 up_total[]
+-- (exactly once, by construction). Each task instance keeps its downstream edges, so a
+-- run keeps the shape it was created with when its DAG file changes.
+-- $1 dag_id, $2 run_type, $3 queue, $4 unfinished (task count), $5 leaves (text[]),
+-- $6 dag_hash, $7 dag_file;
+-- runs, parallel arrays: $8 run_id[], $9 logical_date[], $10 data_interval_start[],
+--   $11 data_interval_end[], $12 conf[] (JSON text);
+-- tasks, parallel arrays: $13 task_id[], $14 max_tries[], $15 trigger_rule[], $16 up_total[],
+--   $17 downstream[] (JSON arrays of task ids)
 WITH runs AS (
-  INSERT INTO weir.dag_run (run_id, dag_id, run_type, queue, unfinished, leaves, logical_date, data_interval_start, data_interval_end, conf)
-  SELECT r.run_id, $1, $2, $3, $4, $5, r.logical_date, r.data_interval_start, r.data_interval_end, r.conf::jsonb
-  FROM unnest($6::text[], $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::text[])
+  INSERT INTO weir.dag_run (run_id, dag_id, run_type, queue, unfinished, leaves, dag_hash, dag_file, logical_date, data_interval_start, data_interval_end, conf)
+  SELECT r.run_id, $1, $2, $3, $4, $5, $6, $7, r.logical_date, r.data_interval_start, r.data_interval_end, r.conf::jsonb
+  FROM unnest($8::text[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::text[])
     AS r(run_id, logical_date, data_interval_start, data_interval_end, conf)
   ORDER BY r.logical_date
   ON CONFLICT DO NOTHING
   RETURNING run_id
+), shape AS (
+  SELECT t.task_id, t.max_tries, t.trigger_rule, t.up_total,
+    ARRAY(SELECT jsonb_array_elements_text(t.downstream::jsonb)) AS downstream
+  FROM unnest($13::text[], $14::int[], $15::text[], $16::int[], $17::text[]) AS t(task_id, max_tries, trigger_rule, up_total, downstream)
 ), tasks AS (
-  INSERT INTO weir.task_instance (run_id, task_id, max_tries, trigger_rule, up_total)
-  SELECT runs.run_id, t.task_id, t.max_tries, t.trigger_rule, t.up_total
-  FROM runs CROSS JOIN unnest($11::text[], $12::int[], $13::text[], $14::int[]) AS t(task_id, max_tries, trigger_rule, up_total)
+  INSERT INTO weir.task_instance (run_id, task_id, max_tries, trigger_rule, up_total, downstream)
+  SELECT runs.run_id, s.task_id, s.max_tries, s.trigger_rule, s.up_total, s.downstream
+  FROM runs CROSS JOIN shape s
   RETURNING 1
 )
 SELECT run_id FROM runs

@@ -1,0 +1,32 @@
+/**
+ * Why a run's ready tries are not running: no run is stuck without a reason.
+ * Read from the worker registry (runtime/worker/reaper.ts keeps it), for
+ * `weir runs show` and `weir trigger --wait`.
+ */
+import type pg from 'pg';
+import { sql } from '../database/sql.ts';
+
+interface WaitingRow {
+  dag_id: string;
+  queue: string;
+  ready: number;
+  handed_back: number;
+  alive: number;
+  on_queue: number;
+  with_dag: number;
+  broken_errors: string[];
+}
+
+/** One line saying why the run's queued tries wait, or undefined when nothing waits for a worker. */
+export async function waitingReason(pool: pg.Pool, runId: string): Promise<string | undefined> {
+  const { rows } = await pool.query<WaitingRow>(sql('run_waiting'), [runId]);
+  const w = rows[0];
+  if (!w || !w.ready) return undefined;
+  if (!w.alive) return 'waiting for a worker: start one with `npx weir worker` (no live worker)';
+  if (!w.on_queue) return `waiting for a worker on queue ${w.queue}: ${w.alive} worker(s) alive, none works that queue`;
+  if (!w.with_dag) {
+    const broken = w.broken_errors.length ? `; broken there: ${w.broken_errors.join('; ')}` : '';
+    return `no live worker has DAG ${w.dag_id} (${w.on_queue} worker(s) alive${broken}); it runs as soon as one has it`;
+  }
+  return undefined;
+}

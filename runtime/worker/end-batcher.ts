@@ -1,0 +1,123 @@
+/**
+ * The end batcher: ends of tries are recorded in batches. While one transaction
+ * commits, the tries that finish meanwhile wait and go together in the next one
+ * (group commit), so 50 parallel branches or many concurrent runs do not pay one
+ * commit each. Successors the worker has room for are claimed in the same
+ * transaction (eager dispatch) and handed to `onClaimed`.
+ */
+import type { LoadedDags } from '../loader/loader.ts';
+import type { LogLine } from '../authoring/dag.ts';
+import { endTries, type Engine, type EndTryResult, type EndTriesResult, type LocallyClaimed, type TryOutcome } from '../engine/runs.ts';
+import { logger } from '../log.ts';
+import { toError } from '../errors.ts';
+import { sql } from '../database/sql.ts';
+
+/** What the batcher needs of a claimed try. */
+export interface EndingTry {
+  run_id: string;
+  task_id: string;
+  try_number: number;
+  max_tries: number;
+  dag_id: string;
+  queue: string;
+}
+
+interface PendingEnd {
+  row: EndingTry;
+  outcome: TryOutcome;
+  logs: LogLine[];
+  resolve: (result: EndTryResult) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface EndBatcherHooks {
+  /** Free slots for successors, counting the tries of the batch as freed. */
+  capacity(batchSize: number): number;
+  /** Reserve or release slots while a batch with local claims commits. */
+  reserve(n: number): void;
+  hostname: string;
+  /** Successors claimed for this worker, with the outputs of the batch they may read. */
+  onClaimed(claimed: LocallyClaimed, base: EndingTry, knownOutputs: Map<string, unknown>): void;
+  /** False once the worker is stopped for good (no more retrying). */
+  alive(): boolean;
+}
+
+export class EndBatcher {
+  private pending: PendingEnd[] = [];
+  private flushing = false;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly dags: LoadedDags,
+    private readonly hooks: EndBatcherHooks,
+  ) {}
+
+  /** Record a try's end; resolves once it is committed (or dropped as stale). */
+  end(row: EndingTry, outcome: TryOutcome, logs: LogLine[]): Promise<EndTryResult> {
+    return new Promise<EndTryResult>((resolve, reject) => {
+      this.pending.push({ row, outcome, logs, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.pending.length) {
+        const batch = this.pending.splice(0, 500);
+        const capacity = this.hooks.capacity(batch.length);
+        this.hooks.reserve(capacity);
+        let outcome: EndTriesResult | undefined;
+        try {
+          for (let attempt = 0; ; attempt++) {
+            try {
+              outcome = await endTries(
+                this.engine,
+                this.dags.dags,
+                batch.map((b) => ({
+                  dagId: b.row.dag_id, runId: b.row.run_id, taskId: b.row.task_id, tryNumber: b.row.try_number,
+                  maxTries: b.row.max_tries, queue: b.row.queue, outcome: b.outcome, logs: b.logs,
+                })),
+                capacity > 0 ? { capacity, hostname: this.hooks.hostname } : undefined,
+              );
+              break;
+            } catch (err) {
+              // A database restart (or a deadlock with another worker) must not lose finished tries:
+              // retry for a while; if it still fails, their heartbeats stop and they are declared lost.
+              if (attempt >= 20 || !this.hooks.alive()) throw err;
+              logger.warn({ tries: batch.length, err: toError(err).message }, 'recording the end of tries failed; retrying');
+              await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 5000)));
+            }
+          }
+        } catch (err) {
+          for (const b of batch) b.reject(err);
+          continue;
+        } finally {
+          this.hooks.reserve(-capacity);
+        }
+        const rows = new Map(batch.map((b) => [b.row.run_id, b.row]));
+        const known = new Map<string, unknown>();
+        for (const b of batch) if (b.outcome.kind === 'success') known.set(`${b.row.run_id}\u0000${b.row.task_id}`, b.outcome.output);
+        for (const c of outcome.claimed) {
+          const upstream = this.dags.dags.get(rows.get(c.runId)!.dag_id)?.tasks.get(c.taskId)?.upstream ?? [];
+          const outputs = new Map<string, unknown>();
+          for (const u of upstream) {
+            const key = `${c.runId}\u0000${u}`;
+            if (known.has(key)) outputs.set(u, known.get(key));
+          }
+          this.hooks.onClaimed(c, rows.get(c.runId)!, outputs);
+        }
+        const dropped = batch.filter((b, i) => !outcome.results[i]!.recorded && b.logs.length);
+        // A try that moved on (cancelled, cleared, lost) keeps the lines it wrote after that.
+        if (dropped.length) {
+          await this.engine.pool.query(sql('append_try_logs'), [
+            dropped.map((b) => b.row.run_id), dropped.map((b) => b.row.task_id), dropped.map((b) => b.row.try_number), dropped.map((b) => JSON.stringify(b.logs)),
+          ]).catch((err) => logger.warn({ err: toError(err).message }, 'keeping the log lines of dropped tries failed'));
+        }
+        batch.forEach((b, i) => b.resolve(outcome.results[i]!));
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+}

@@ -1,0 +1,21 @@
+-- run_waiting: why a run's ready tries are not running: how many of its task instances
+-- wait for a worker (queued or handed back), how many live workers there are, how many of
+-- them have its DAG loaded, and the errors of live workers on which its DAG file is broken.
+-- $1 run_id
+WITH run AS (
+  SELECT run_id, dag_id, dag_file, queue FROM weir.dag_run WHERE run_id = $1
+), live AS (
+  SELECT w.* FROM weir.worker w
+  WHERE w.stopped_at IS NULL AND w.last_seen_at >= now() - make_interval(secs => w.lost_after_ms::double precision / 1000)
+)
+SELECT
+  (SELECT dag_id FROM run) AS dag_id, (SELECT queue FROM run) AS queue,
+  (SELECT count(*) FROM weir.task_instance ti, run WHERE ti.run_id = run.run_id AND ti.state = 'queued')::int AS ready,
+  (SELECT count(*) FROM weir.task_instance ti, run WHERE ti.run_id = run.run_id AND ti.handed_back)::int AS handed_back,
+  (SELECT count(*) FROM live)::int AS alive,
+  (SELECT count(*) FROM live, run WHERE live.queue = run.queue)::int AS on_queue,
+  (SELECT count(*) FROM live, run WHERE live.queue = run.queue AND live.dags @> jsonb_build_array(jsonb_build_object('dag_id', run.dag_id)))::int AS with_dag,
+  ARRAY(
+    SELECT DISTINCT b->>'error' FROM live, run, jsonb_array_elements(live.broken) b
+    WHERE b->>'file' = run.dag_file
+  ) AS broken_errors
