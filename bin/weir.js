@@ -12,7 +12,5 @@ if (major < 22 || (major === 22 && minor < 12)) {
 const { register: registerTsx } = await import('tsx/esm/api');
 registerTsx();
 register('../runtime/loader/resolve-hook.mjs', import.meta.url);
-// Isolate threads inherit these hooks; the worker tells them so they do not register twice.
-globalThis[Symbol.for('weir.loaderHooks')] = true;
 const { main } = await import('../runtime/cli/main.ts');
 process.exitCode = await main(process.argv);

@@ -1,13 +1,12 @@
 // Entry of an isolate thread (runtime/worker/isolates.ts). Plain JavaScript so it runs
-// before any TypeScript loader: threads inherit the loader hooks bin/weir.js registered,
-// but a pool started elsewhere (tests, the benchmark) registers tsx and the 'weir'
-// resolve hook here, then the thread's work is runtime/worker/isolate-thread.ts.
+// before any TypeScript loader: it registers tsx and the 'weir' resolve hook in this
+// thread, then the thread's work is runtime/worker/isolate-thread.ts. Registered here
+// every time: on Node 22.23 a thread half-inherits the hooks of a process that
+// registered them (measured: .ts files of the DAG then fail to parse), and a
+// registration of the thread's own works in every case.
 import { register } from 'node:module';
-import { workerData } from 'node:worker_threads';
 
-if (!workerData?.hooksInherited) {
-  const { register: registerTsx } = await import('tsx/esm/api');
-  registerTsx();
-  register('../loader/resolve-hook.mjs', import.meta.url);
-}
+const { register: registerTsx } = await import('tsx/esm/api');
+registerTsx();
+register('../loader/resolve-hook.mjs', import.meta.url);
 await import('./isolate-thread.ts');

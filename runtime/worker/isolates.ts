@@ -65,8 +65,6 @@ export interface IsolatePoolOptions {
   abortGraceMs: number;
   /** Idle threads are ended after this long. */
   idleMs: number;
-  /** Whether this process registered weir's loader hooks (threads inherit them). */
-  hooksInherited: boolean;
 }
 
 /** An error with the stack the isolate reported (pointing at the DAG file's lines). */
@@ -103,7 +101,6 @@ export class IsolatePool {
 
   private spawn(memoryLimitMb: number): Slot {
     const thread = new Thread(ENTRY, {
-      workerData: { hooksInherited: this.options.hooksInherited },
       resourceLimits: { maxOldGenerationSizeMb: memoryLimitMb },
     });
     const slot: Slot = { thread, memoryLimitMb, busy: false, idleTimer: undefined, current: undefined, dead: false };

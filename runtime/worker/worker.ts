@@ -121,9 +121,6 @@ interface ClaimedRow extends EndingTry {
 
 type WorkerState = 'idle' | 'running' | 'stopping' | 'stopped';
 
-/** Whether bin/weir.js registered weir's loader hooks in this process (isolate threads inherit them). */
-const HOOKS_REGISTERED = Symbol.for('weir.loaderHooks');
-
 export class Worker extends EventEmitter {
   readonly options: ResolvedWorkerOptions;
   /** This worker's registry id. */
@@ -159,7 +156,6 @@ export class Worker extends EventEmitter {
       this.isolates = new IsolatePool({
         abortGraceMs: this.options.abortGraceMs,
         idleMs: 60_000,
-        hooksInherited: Boolean((globalThis as Record<symbol, unknown>)[HOOKS_REGISTERED]),
       });
     }
     this.batcher = new EndBatcher(engine, dags, {
