@@ -21,6 +21,8 @@ import { Session } from '../runtime/cli/session.ts';
 import { runBackfill } from '../runtime/cli/backfill.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+/** Slots of the benchmark's worker (WEIR_BENCH_CONCURRENCY). Default 64. */
+const BENCH_CONCURRENCY = Number(process.env.WEIR_BENCH_CONCURRENCY ?? 64);
 const root = path.resolve(here, '..');
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const now = () => performance.timeOrigin + performance.now();
@@ -46,7 +48,9 @@ async function freshDatabase(adminUrl: string, name: string): Promise<string> {
 }
 
 function startWorker(url: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [path.join(root, 'bin/weir.js'), 'worker', '--concurrency', '64'], {
+  // The documented production command for a worker: node's flags, then bin/weir.js.
+  const nodeFlags = (process.env.WEIR_BENCH_NODE_FLAGS ?? '--single-threaded-gc').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeFlags, path.join(root, 'bin/weir.js'), 'worker', '--concurrency', String(BENCH_CONCURRENCY)], {
     env: { ...process.env, WEIR_DATABASE_URL: url, WEIR_DAGS_FOLDER: path.join(here, 'dags'), WEIR_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

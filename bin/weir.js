@@ -2,15 +2,12 @@
 // The `weir` command. Plain JavaScript so it runs before any TypeScript loader:
 // it checks the Node version, registers tsx (DAG files are TypeScript) and the
 // 'weir' resolve hook, then hands over to runtime/cli/main.ts.
-import { register } from 'node:module';
-
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 12)) {
   process.stderr.write(`weir needs Node.js >= 22.12 (pg-boss 12 requires it); this is ${process.version}. See the README: "Getting Node 22".\n`);
   process.exit(2);
 }
-const { register: registerTsx } = await import('tsx/esm/api');
-registerTsx();
-register('../runtime/loader/resolve-hook.mjs', import.meta.url);
+const { registerWeirHooks } = await import('../runtime/loader/resolve-hook.mjs');
+await registerWeirHooks();
 const { main } = await import('../runtime/cli/main.ts');
 process.exitCode = await main(process.argv);

@@ -38,6 +38,10 @@ test('a worker SIGKILLed mid-task: the try is declared lost and another worker r
     const output = (await pool.query('SELECT output FROM weir.task_instance WHERE run_id = $1', [runId])).rows[0].output;
     expect(output.try).toBe(2);
     expect(output.pid).toBe(rescuer.child.pid);
+    // The registry shows the killed worker as gone (silent past its lost-after), the rescuer as alive.
+    const listed = JSON.parse((await runWeir(['workers', 'list', '--json'], env)).stdout).workers as { pid: number; status: string }[];
+    expect(listed.find((w) => w.pid === victim.child.pid)?.status).toBe('gone');
+    expect(listed.find((w) => w.pid === rescuer!.child.pid)?.status).toBe('alive');
     // Bounded by lost-after (1.5 s) + reap interval + start-up, far below the 60 s default bound.
     expect(recoveredInMs).toBeLessThan(15_000);
   } finally {

@@ -52,3 +52,19 @@ test('a task reference from another DAG is refused', () => {
   d.task({ id: 't', upstream: [foreign as never] }, () => 1);
   expect(d.tasks.get('t')!.declarationProblems[0]).toMatch(/belongs to DAG "other"/);
 });
+
+test('regression: a DAGs folder under a dot-directory is found; dot-folders inside it are still skipped', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-dot-'));
+  const folder = path.join(root, '.pipelines', 'dags');
+  fs.mkdirSync(path.join(folder, '.hidden'), { recursive: true });
+  const source = fs.readFileSync(path.join(fixtures, 'dags-ok', 'fan_in.ts'), 'utf8');
+  fs.writeFileSync(path.join(folder, 'fan_in.ts'), source);
+  fs.writeFileSync(path.join(folder, '.hidden', 'ignored.ts'), source);
+  try {
+    expect(listDagFiles(folder)).toEqual([path.join(folder, 'fan_in.ts')]);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});

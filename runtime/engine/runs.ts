@@ -207,9 +207,7 @@ export async function propagate(
     }
     const mine = local && capacity > 0 ? toRun.slice(0, capacity) : [];
     if (mine.length) {
-      const { rows: got } = await client.query<{ run_id: string; task_id: string; try_number: number; max_tries: number }>(sql('claim_local'), [
-        mine.map((m) => m.runId), mine.map((m) => m.taskId), local!.hostname, mine.map((m) => runs.get(m.runId)!.graph.hash),
-      ]);
+      const { rows: got } = await client.query<{ run_id: string; task_id: string; try_number: number; max_tries: number }>(sql('claim_local'), [mine.map((m) => m.runId), mine.map((m) => m.taskId), local!.hostname]);
       for (const g of got) claimed.push({ runId: g.run_id, taskId: g.task_id, tryNumber: g.try_number, maxTries: g.max_tries });
       capacity -= got.length;
     }
@@ -307,6 +305,7 @@ export async function endTries(engine: Engine, graphs: Map<string, DagGraph>, it
       stored.map((d) => d.stack),
       items.map((i) => JSON.stringify(i.logs)),
       stored.map((d) => d.retryable),
+      items.map((i) => graphs.get(i.dagId)?.hash ?? null),
     ]);
     const endedState = new Map(rows.filter((r) => r.kind === 'ended').map((r) => [`${r.run_id}\u0000${r.task_id}`, r.state]));
     const counters = rows.filter((r) => r.kind === 'successor');

@@ -4,9 +4,7 @@
 // every time: on Node 22.23 a thread half-inherits the hooks of a process that
 // registered them (measured: .ts files of the DAG then fail to parse), and a
 // registration of the thread's own works in every case.
-import { register } from 'node:module';
+import { registerWeirHooks } from '../loader/resolve-hook.mjs';
 
-const { register: registerTsx } = await import('tsx/esm/api');
-registerTsx();
-register('../loader/resolve-hook.mjs', import.meta.url);
+await registerWeirHooks();
 await import('./isolate-thread.ts');

@@ -155,7 +155,8 @@ export class Worker extends EventEmitter {
     if (this.options.isolation === 'thread') {
       this.isolates = new IsolatePool({
         abortGraceMs: this.options.abortGraceMs,
-        idleMs: 60_000,
+        // Starting an isolate costs ~250 ms of CPU (tsx, zod, the DAG module): keep idle ones a while.
+        idleMs: 300_000,
       });
     }
     this.batcher = new EndBatcher(engine, dags, {
@@ -303,7 +304,7 @@ export class Worker extends EventEmitter {
     const graphs = [...this.dags.dags.values()];
     const limit = this.free();
     if (!graphs.length || limit <= 0) return;
-    const { rows } = await this.engine.pool.query<ClaimedRow>(sql('adopt_tries'), [graphs.map((g) => g.dag.id), this.options.hostname, limit, graphs.map((g) => g.hash)]);
+    const { rows } = await this.engine.pool.query<ClaimedRow>(sql('adopt_tries'), [graphs.map((g) => g.dag.id), this.options.hostname, limit]);
     if (rows.length < limit) this.adoptPending = false;
     if (rows.length) logger.info({ tries: rows.length, dag_ids: [...new Set(rows.map((r) => r.dag_id))] }, 'adopted tries handed back by workers that could not run them');
     for (const row of rows) this.startTry(row);
@@ -314,13 +315,12 @@ export class Worker extends EventEmitter {
     const foreign = fetched.filter((j) => !this.dags.dags.has(j.data.dagId));
     if (foreign.length) await this.handBack(foreign);
     if (!jobs.length) return;
-    // One autocommit statement: the try is ours once it is `running`, with its task_try row.
+    // One autocommit statement: the try is ours once it is `running`.
     const { rows } = await this.engine.pool.query<ClaimedRow>(sql('claim_task_instances'), [
       jobs.map((j) => j.data.runId),
       jobs.map((j) => j.data.taskId),
       jobs.map((j) => j.data.tryNumber),
       this.options.hostname,
-      jobs.map((j) => this.dags.dags.get(j.data.dagId)!.hash),
     ]);
     // Settling the jobs is off the hot path: if this process dies first, pg-boss expires and
     // re-delivers them, and the guarded claim turns the duplicate away. A job that claimed

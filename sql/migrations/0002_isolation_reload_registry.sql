@@ -1,5 +1,6 @@
 -- 0002_isolation_reload_registry: what live DAG reloading, the worker registry and
--- "every try recorded" need (issue 9).
+-- "every try recorded" need (issue 9). A try's task_try row is written by whatever
+-- ends it (the worker, a cancel, the reaper) or by the first log lines it ships.
 
 -- A run keeps the shape it was created with: each task instance carries its own
 -- downstream edges, so propagation never asks the (possibly newer) DAG file.
@@ -13,8 +14,7 @@ CREATE INDEX task_instance_handed_back ON weir.task_instance (run_id) WHERE hand
 ALTER TABLE weir.dag_run ADD COLUMN dag_hash text;
 ALTER TABLE weir.dag_run ADD COLUMN dag_file text;
 
--- A try's row exists from its claim: a cancelled, timed-out or lost try keeps its
--- row, its log lines (shipped while it runs) and its reason.
+-- The content hash of the DAG file whose code a try ran (the run's own may be older).
 ALTER TABLE weir.task_try ADD COLUMN dag_hash text;
 
 -- Workers register themselves; a row each, refreshed with every heartbeat.

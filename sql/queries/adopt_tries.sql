@@ -1,13 +1,11 @@
 -- adopt_tries: handed-back tries of DAGs this worker has loaded: queued/up_for_retry ->
--- running, claimed by this worker directly (their jobs are gone), with their task_try rows
--- and runs started. Oldest first, at most $3. $1 dag_id[], $2 hostname, $3 limit, $4 dag_hash[]
--- (parallel to $1: the code version this worker runs)
+-- running, claimed by this worker directly (their jobs are gone), and their runs started.
+-- Oldest first, at most $3. $1 dag_id[], $2 hostname, $3 limit
 WITH candidates AS (
-  SELECT ti.run_id, ti.task_id, d.dag_hash
+  SELECT ti.run_id, ti.task_id
   FROM weir.task_instance ti
   JOIN weir.dag_run r ON r.run_id = ti.run_id
-  JOIN unnest($1::text[], $4::text[]) AS d(dag_id, dag_hash) ON d.dag_id = r.dag_id
-  WHERE ti.handed_back AND ti.state IN ('queued', 'up_for_retry')
+  WHERE ti.handed_back AND ti.state IN ('queued', 'up_for_retry') AND r.dag_id = ANY($1::text[])
   ORDER BY ti.queued_at NULLS FIRST
   LIMIT $3
   FOR UPDATE OF ti SKIP LOCKED
@@ -17,13 +15,7 @@ WITH candidates AS (
     duration_ms = NULL, heartbeat_at = now(), hostname = $2, handed_back = false
   FROM candidates c
   WHERE ti.run_id = c.run_id AND ti.task_id = c.task_id AND ti.handed_back
-  RETURNING ti.run_id, ti.task_id, ti.try_number, ti.max_tries, ti.start_date, c.dag_hash
-), tried AS (
-  INSERT INTO weir.task_try (run_id, task_id, try_number, state, start_date, hostname, dag_hash)
-  SELECT run_id, task_id, try_number, 'running', start_date, $2, dag_hash FROM claimed
-  ON CONFLICT (run_id, task_id, try_number) DO UPDATE SET state = 'running', start_date = EXCLUDED.start_date,
-    end_date = NULL, duration_ms = NULL, error = NULL, error_stack = NULL, hostname = EXCLUDED.hostname, dag_hash = EXCLUDED.dag_hash
-  RETURNING 1
+  RETURNING ti.run_id, ti.task_id, ti.try_number, ti.max_tries, ti.start_date
 ), started AS (
   UPDATE weir.dag_run r SET state = 'running', start_date = coalesce(r.start_date, now())
   WHERE r.run_id IN (SELECT run_id FROM claimed) AND r.state = 'queued'

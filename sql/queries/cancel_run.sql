@@ -1,6 +1,6 @@
 -- cancel_run: queued/running -> failed for a run (Airflow's "mark failed"), in one
--- statement: running tries fail with the reason (their workers abort them on the
--- weir_cancel notification), task instances not started are skipped, and the run ends.
+-- statement: running tries fail with the reason, recorded in their task_try rows (their
+-- workers abort them on the weir_cancel notification), task instances not started are skipped, and the run ends.
 -- Returns the run's dag_id, or nothing when it had finished already. $1 run_id, $2 note
 WITH run AS (
   UPDATE weir.dag_run SET state = 'failed', end_date = now(), note = $2, unfinished = 0
@@ -13,13 +13,12 @@ WITH run AS (
     duration_ms = CASE WHEN ti.state = 'running' THEN extract(epoch FROM (now() - ti.start_date)) * 1000 END
   FROM run
   WHERE ti.run_id = run.run_id AND ti.state IN ('none', 'scheduled', 'queued', 'running', 'up_for_retry')
-  RETURNING ti.run_id, ti.task_id, ti.try_number, ti.state
+  RETURNING ti.run_id, ti.task_id, ti.try_number, ti.state, ti.start_date, ti.end_date, ti.duration_ms, ti.hostname
 ), tries AS (
-  UPDATE weir.task_try t SET state = 'failed', end_date = now(),
-    duration_ms = extract(epoch FROM (now() - t.start_date)) * 1000, error = $2
-  FROM tis
-  WHERE tis.state = 'failed' AND t.run_id = tis.run_id AND t.task_id = tis.task_id
-    AND t.try_number = tis.try_number AND t.state = 'running'
+  INSERT INTO weir.task_try AS t (run_id, task_id, try_number, state, start_date, end_date, duration_ms, error, hostname)
+  SELECT run_id, task_id, try_number, 'failed', start_date, end_date, duration_ms, $2, hostname FROM tis WHERE state = 'failed'
+  ON CONFLICT (run_id, task_id, try_number) DO UPDATE SET state = 'failed', end_date = EXCLUDED.end_date,
+    duration_ms = EXCLUDED.duration_ms, error = EXCLUDED.error
   RETURNING 1
 )
 SELECT run.dag_id, pg_notify('weir_cancel', run.run_id) IS NULL AS notified,

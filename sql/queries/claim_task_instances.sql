@@ -1,23 +1,16 @@
 -- claim_task_instances: queued/up_for_retry -> running for the tries a worker fetched,
--- and queued -> running for their runs; each claimed try gets its task_try row now, so
--- it stays recorded however it ends. A try that is not the expected next one (cleared,
--- cancelled, or claimed elsewhere) is not returned.
--- $1 run_id[], $2 task_id[], $3 try_number[] (parallel), $4 hostname, $5 dag_hash[] (parallel:
--- the code version this worker will run)
+-- and queued -> running for their runs. A try that is not the expected next one
+-- (cleared, cancelled, or claimed elsewhere) is not returned. (Its task_try row is
+-- written by whatever ends it, or by the first log lines it ships.)
+-- $1 run_id[], $2 task_id[], $3 try_number[] (parallel), $4 hostname
 WITH claimed AS (
   UPDATE weir.task_instance ti SET
     state = 'running', try_number = j.try_number, start_date = now(), end_date = NULL,
     duration_ms = NULL, heartbeat_at = now(), hostname = $4, handed_back = false
-  FROM unnest($1::text[], $2::text[], $3::int[], $5::text[]) AS j(run_id, task_id, try_number, dag_hash)
+  FROM unnest($1::text[], $2::text[], $3::int[]) AS j(run_id, task_id, try_number)
   WHERE ti.run_id = j.run_id AND ti.task_id = j.task_id
     AND ti.state IN ('queued', 'up_for_retry') AND ti.try_number = j.try_number - 1
-  RETURNING ti.run_id, ti.task_id, ti.try_number, ti.max_tries, ti.start_date, j.dag_hash
-), tried AS (
-  INSERT INTO weir.task_try (run_id, task_id, try_number, state, start_date, hostname, dag_hash)
-  SELECT run_id, task_id, try_number, 'running', start_date, $4, dag_hash FROM claimed
-  ON CONFLICT (run_id, task_id, try_number) DO UPDATE SET state = 'running', start_date = EXCLUDED.start_date,
-    end_date = NULL, duration_ms = NULL, error = NULL, error_stack = NULL, hostname = EXCLUDED.hostname, dag_hash = EXCLUDED.dag_hash
-  RETURNING 1
+  RETURNING ti.run_id, ti.task_id, ti.try_number, ti.max_tries, ti.start_date
 ), started AS (
   UPDATE weir.dag_run r SET state = 'running', start_date = coalesce(r.start_date, now())
   WHERE r.run_id IN (SELECT run_id FROM claimed) AND r.state = 'queued'

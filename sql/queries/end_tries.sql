@@ -1,18 +1,19 @@
 -- end_tries: running -> success | failed | skipped | up_for_retry for a batch of tries,
--- each completing its task_try row (created at claim; log lines appended); in the same
+-- each written to its task_try row (created here, or by log lines shipped while it ran:
+-- then completed, lines appended); in the same
 -- statement, the final outcomes are added to the upstream counters of waiting successors
 -- (the run's own edges, task_instance.downstream) and to their runs' finished count
 -- (one round trip on the hot path between two tasks). Retry or fail is decided here:
 -- a retryable failure is retried while try_number <= max_tries (Airflow's rule).
 -- Tries: parallel arrays $1 run_id[], $2 task_id[], $3 try_number[], $4 outcome[]
 --   ('success' | 'skipped' | 'failed'), $5 output[] (JSON text), $6 error[], $7 error_stack[],
---   $8 logs[] (JSON text), $9 retryable[] (bool)
+--   $8 logs[] (JSON text), $9 retryable[] (bool), $10 dag_hash[] (the code version that ran)
 -- Returns 'ended' rows (run_id, task_id, state), 'successor' rows (counters after the update)
 -- and 'run' rows (run_id, unfinished). A try not returned as ended was cancelled, cleared or
 -- declared lost meanwhile; its result is dropped and it counts nowhere.
 WITH j AS (
-  SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bool[])
-    AS j(run_id, task_id, try_number, outcome, output, error, error_stack, logs, retryable)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::text[])
+    AS j(run_id, task_id, try_number, outcome, output, error, error_stack, logs, retryable, dag_hash)
 ), ended AS (
   UPDATE weir.task_instance ti SET
     state = (CASE WHEN j.outcome = 'failed' AND j.retryable AND ti.try_number <= ti.max_tries THEN 'up_for_retry' ELSE j.outcome END)::weir.ti_state,
@@ -20,12 +21,15 @@ WITH j AS (
     duration_ms = extract(epoch FROM (now() - ti.start_date)) * 1000, heartbeat_at = NULL
   FROM j
   WHERE ti.run_id = j.run_id AND ti.task_id = j.task_id AND ti.try_number = j.try_number AND ti.state = 'running'
-  RETURNING ti.run_id, ti.task_id, ti.try_number, ti.state, ti.end_date, ti.duration_ms, ti.downstream
+  RETURNING ti.run_id, ti.task_id, ti.try_number, ti.state, ti.start_date, ti.end_date, ti.duration_ms, ti.hostname, ti.downstream
 ), tried AS (
-  UPDATE weir.task_try t SET state = e.state, end_date = e.end_date, duration_ms = e.duration_ms,
-    error = j.error, error_stack = j.error_stack, logs = t.logs || coalesce(j.logs::jsonb, '[]'::jsonb)
+  INSERT INTO weir.task_try AS t (run_id, task_id, try_number, state, start_date, end_date, duration_ms, error, error_stack, hostname, dag_hash, logs)
+  SELECT e.run_id, e.task_id, e.try_number, e.state, e.start_date, e.end_date, e.duration_ms,
+    j.error, j.error_stack, e.hostname, j.dag_hash, coalesce(j.logs::jsonb, '[]'::jsonb)
   FROM ended e JOIN j ON j.run_id = e.run_id AND j.task_id = e.task_id
-  WHERE t.run_id = e.run_id AND t.task_id = e.task_id AND t.try_number = e.try_number
+  ON CONFLICT (run_id, task_id, try_number) DO UPDATE SET state = EXCLUDED.state, end_date = EXCLUDED.end_date,
+    duration_ms = EXCLUDED.duration_ms, error = EXCLUDED.error, error_stack = EXCLUDED.error_stack,
+    dag_hash = EXCLUDED.dag_hash, logs = t.logs || EXCLUDED.logs
   RETURNING t.run_id
 ), outcomes AS (
   SELECT e.run_id, s.successor,
