@@ -48,8 +48,8 @@ async function freshDatabase(adminUrl: string, name: string): Promise<string> {
 }
 
 function startWorker(url: string): Promise<ChildProcess> {
-  // The documented production command for a worker: node's flags, then bin/weir.js.
-  const nodeFlags = (process.env.WEIR_BENCH_NODE_FLAGS ?? '--single-threaded-gc').split(' ').filter(Boolean);
+  // The documented production command for a worker (`node bin/weir.js worker`), with node flags to try (WEIR_BENCH_NODE_FLAGS).
+  const nodeFlags = (process.env.WEIR_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeFlags, path.join(root, 'bin/weir.js'), 'worker', '--concurrency', String(BENCH_CONCURRENCY)], {
     env: { ...process.env, WEIR_DATABASE_URL: url, WEIR_DAGS_FOLDER: path.join(here, 'dags'), WEIR_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -3,10 +3,13 @@
  * bad input (exit 2, one line, no run created), trigger/--wait, runs, logs,
  * cancel, clear, tasks test, dags test.
  */
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
-import { ROOT, runWeir, startWeir, eventually, type RunningProcess } from './support/cli.ts';
+import { ROOT, WEIR_BIN, runWeir, startWeir, eventually, type RunningProcess } from './support/cli.ts';
 
 let testDb: TestDatabase;
 let pool: pg.Pool;
@@ -51,6 +54,35 @@ describe('bad input: exit 2, one line on stderr naming the problem, no run creat
     expect(await runCount()).toBe(0);
   });
 });
+
+describe('regression: confs PostgreSQL cannot store, or too big for an argument, exit 2 with one line (they crashed with exit 1)', () => {
+  const big = path.join(os.tmpdir(), `weir-big-conf-${process.pid}.json`);
+  beforeAll(() => fs.writeFileSync(big, JSON.stringify({ name: 'x'.repeat(10 * 1024 * 1024) })));
+  afterAll(() => fs.rmSync(big, { force: true }));
+  const deep = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
+  const cases: [string, () => string[], RegExp][] = [
+    ['a NUL character', () => ['trigger', 'greet', '--conf', '{"name":"a\\u0000b"}'], /^weir: params cannot be stored: they have a NUL character \(\\u0000\) at \$\.name$/],
+    ['a lone surrogate', () => ['trigger', 'greet', '--conf', '{"name":"a\\ud800b"}'], /^weir: params cannot be stored: they have a lone surrogate \(\\ud800\) at \$\.name$/],
+    ['nesting 5,000 levels deep', () => ['trigger', 'greet', '--conf-file', writeTemp('deep', deep)], /^weir: params cannot be stored: they have nesting deeper than 100 levels at \$(\.a)+$/],
+    ['a 10 MB --conf-file', () => ['trigger', 'greet', '--conf-file', big], /^weir: --conf-file .* is \d+ bytes, over the 1048576-byte \(1 MiB\) limit for run parameters/],
+    ['a missing --conf-file', () => ['trigger', 'greet', '--conf-file', '/nonexistent/conf.json'], /^weir: --conf-file \/nonexistent\/conf\.json: no such file$/],
+    ['--conf and --conf-file together', () => ['trigger', 'greet', '--conf', '{}', '--conf-file', big], /^weir: give either --conf or --conf-file, not both$/],
+  ];
+  test.each(cases)('%s', async (_name, args, pattern) => {
+    const result = await runWeir(args(), env);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr.trim()).toMatch(pattern);
+    expect(await runCount()).toBe(0);
+  });
+});
+
+function writeTemp(name: string, text: string): string {
+  const file = path.join(os.tmpdir(), `weir-${name}-${process.pid}.json`);
+  fs.writeFileSync(file, text);
+  return file;
+}
 
 test('a DAG whose file does not load (syntax error, cycle): trigger exits 2 with one line naming the file, no run created', async () => {
   const syntax = await runWeir(['trigger', 'syntax_broken'], { ...env, WEIR_DAGS_FOLDER: path.join(ROOT, 'tests', 'fixtures', 'dags-broken', 'syntax-error') });
@@ -181,4 +213,18 @@ test('dags validate exits 1 and names file:line:column for broken DAG files', as
   const report = JSON.parse(broken.stdout);
   expect(report.ok).toBe(false);
   expect(report.errors.map((e: { message: string }) => e.message).join('\n')).toMatch(/syntax_error\.ts:\d+:\d+: /);
+});
+
+test('--conf-file and --conf - (standard input) pass run parameters', async () => {
+  // A worker is running by now (started by an earlier test).
+  const fromFile = await runWeir(['trigger', 'greet', '--conf-file', writeTemp('conf', '{"name": "file"}'), '--wait', '--json'], env);
+  expect(fromFile.code).toBe(0);
+  expect(JSON.parse(fromFile.stdout)).toMatchObject({ state: 'success', conf: { name: 'file', times: 1 } });
+  const child = spawn(process.execPath, [WEIR_BIN, 'trigger', 'greet', '--conf', '-', '--wait', '--json'], { env: { ...process.env, WEIR_LOG_LEVEL: 'warn', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stdin.end('{"name": "stdin", "times": 2}');
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  expect(code).toBe(0);
+  expect(JSON.parse(out)).toMatchObject({ state: 'success', conf: { name: 'stdin', times: 2 } });
 });

@@ -18,6 +18,7 @@ import { Worker } from '../worker/worker.ts';
 import { createTaskContext, createTaskLogger, MAX_LOG_LINES } from '../worker/context.ts';
 import { runTry } from '../worker/execute.ts';
 import { followRun } from './progress.ts';
+import { readConfInput } from './conf-input.ts';
 import { waitingReason } from '../engine/waiting.ts';
 import { table, duration, time, oneLine } from './render.ts';
 import { ensureQueue } from '../queue.ts';
@@ -124,13 +125,14 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
     });
   dags.command('test <dag_id>')
     .description('run the whole DAG in this process against the real database (like Airflow\'s `dags test`)')
-    .option('--conf <json>', 'run parameters as a JSON object')
+    .option('--conf <json>', 'run parameters as a JSON object (`-` reads it from standard input)')
+    .option('--conf-file <path>', 'run parameters from a JSON file (at most 1 MiB)')
     .option('-p, --param <key=value>', 'one run parameter (repeatable)', collect)
     .option('--json', 'print JSON')
-    .action(async (dagId: string, opts: { conf?: string; param?: string[]; json?: boolean }) => {
+    .action(async (dagId: string, opts: { conf?: string; confFile?: string; param?: string[]; json?: boolean }) => {
       const session = getSession();
       const graph = await session.dag(dagId);
-      const conf = parseConf(graph.dag, { conf: opts.conf, pairs: opts.param });
+      const conf = parseConf(graph.dag, await readConfInput(opts));
       const engine = await session.engine();
       // A private queue: only this process runs the test run's tasks.
       const queue = `weir_test_${crypto.randomBytes(4).toString('hex')}`;
@@ -224,15 +226,16 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
     .description('one run per data interval whose logical date is in [--from, --to], oldest first, under maxActiveRuns')
     .requiredOption('--from <date>', 'first logical date (ISO, in the DAG\'s time zone)')
     .requiredOption('--to <date>', 'last logical date (ISO, in the DAG\'s time zone)')
-    .option('--conf <json>', 'run parameters as a JSON object')
+    .option('--conf <json>', 'run parameters as a JSON object (`-` reads it from standard input)')
+    .option('--conf-file <path>', 'run parameters from a JSON file (at most 1 MiB)')
     .option('-p, --param <key=value>', 'one run parameter (repeatable)', collect)
     .option('--rerun-failed', 'clear and re-run intervals whose run failed')
     .option('--dry-run', 'print what would be created; change nothing')
     .option('--json', 'print JSON')
-    .action(async (dagId: string, opts: { from: string; to: string; conf?: string; param?: string[]; rerunFailed?: boolean; dryRun?: boolean; json?: boolean }) => {
+    .action(async (dagId: string, opts: { from: string; to: string; conf?: string; confFile?: string; param?: string[]; rerunFailed?: boolean; dryRun?: boolean; json?: boolean }) => {
       const session = getSession();
       const graph = await session.dag(dagId);
-      const conf = parseConf(graph.dag, { conf: opts.conf, pairs: opts.param });
+      const conf = parseConf(graph.dag, await readConfInput(opts));
       const { runBackfill } = await import('./backfill.ts');
       const summary = await runBackfill(session, graph, { from: opts.from, to: opts.to, conf, rerunFailed: Boolean(opts.rerunFailed), dryRun: Boolean(opts.dryRun), json: Boolean(opts.json) });
       print(Boolean(opts.json), summary, () => summary.text);
@@ -241,15 +244,16 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
 
   program.command('trigger <dag_id>')
     .description('create a run now (manual), validated against the DAG\'s params')
-    .option('--conf <json>', 'run parameters as a JSON object')
+    .option('--conf <json>', 'run parameters as a JSON object (`-` reads it from standard input)')
+    .option('--conf-file <path>', 'run parameters from a JSON file (at most 1 MiB)')
     .option('-p, --param <key=value>', 'one run parameter (repeatable); values parse as JSON when they can', collect)
     .option('--wait', 'follow the run and exit 0 on success, 1 on failure')
     .option('--json', 'print JSON')
-    .action(async (dagId: string, opts: { conf?: string; param?: string[]; wait?: boolean; json?: boolean }) => {
+    .action(async (dagId: string, opts: { conf?: string; confFile?: string; param?: string[]; wait?: boolean; json?: boolean }) => {
       const session = getSession();
       const graph = await session.dag(dagId);
       // Everything is validated before the database is touched: no run on bad input.
-      const conf = parseConf(graph.dag, { conf: opts.conf, pairs: opts.param });
+      const conf = parseConf(graph.dag, await readConfInput(opts));
       const engine = await session.engine();
       const now = new Date();
       const created = await createRun(engine, graph, { runType: 'manual', conf, logicalDate: now, dataIntervalStart: now, dataIntervalEnd: now });
@@ -334,15 +338,16 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
     });
   tasks.command('test <dag_id> <task_id>')
     .description('run one task in this process; nothing is written to the database')
-    .option('--conf <json>', 'run parameters as a JSON object')
+    .option('--conf <json>', 'run parameters as a JSON object (`-` reads it from standard input)')
+    .option('--conf-file <path>', 'run parameters from a JSON file (at most 1 MiB)')
     .option('-p, --param <key=value>', 'one run parameter (repeatable)', collect)
     .option('--outputs <json>', 'outputs of upstream tasks, as {"task_id": value}')
     .option('--json', 'print JSON')
-    .action(async (dagId: string, taskId: string, opts: { conf?: string; param?: string[]; outputs?: string; json?: boolean }) => {
+    .action(async (dagId: string, taskId: string, opts: { conf?: string; confFile?: string; param?: string[]; outputs?: string; json?: boolean }) => {
       const graph = await getSession().dag(dagId);
       const task = graph.tasks.get(taskId);
       if (!task) throw new InputError('unknown_task', `DAG "${dagId}" has no task "${taskId}" (tasks: ${graph.order.join(', ')})`);
-      const params = parseConf(graph.dag, { conf: opts.conf, pairs: opts.param });
+      const params = parseConf(graph.dag, await readConfInput(opts));
       let outputs: Record<string, unknown> = {};
       if (opts.outputs) {
         try {

@@ -6,12 +6,15 @@
 import { z } from 'zod';
 import type { Dag } from '../authoring/dag.ts';
 import { InputError } from '../errors.ts';
+import { findUnstorable } from '../storable.ts';
 
 export interface ConfInput {
   /** JSON object text from `--conf`. */
   conf?: string;
   /** `key=value` pairs from `-p`; values are JSON when they parse, strings otherwise. */
   pairs?: string[];
+  /** Where `conf` came from, for messages (`--conf`, `--conf-file x.json`, stdin). */
+  confSource?: string;
 }
 
 /** Keys a DAG's params schema declares (undefined when it is not an object schema). */
@@ -28,9 +31,9 @@ export function parseConf(dag: Dag, input: ConfInput): Record<string, unknown> {
     try {
       parsed = JSON.parse(input.conf);
     } catch (err) {
-      throw new InputError('bad_conf_json', `--conf is not valid JSON: ${(err as Error).message}`);
+      throw new InputError('bad_conf_json', `${input.confSource ?? '--conf'} is not valid JSON: ${(err as Error).message}`);
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InputError('bad_conf_json', '--conf must be a JSON object, e.g. \'{"symbol": "AAPL"}\'');
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InputError('bad_conf_json', `${input.confSource ?? '--conf'} must be a JSON object, e.g. '{"symbol": "AAPL"}'`);
     raw = parsed as Record<string, unknown>;
   }
   const keys = paramKeys(dag);
@@ -53,6 +56,9 @@ export function parseConf(dag: Dag, input: ConfInput): Record<string, unknown> {
 
 /** Apply the schema (defaults included); unknown keys are refused, not silently dropped. */
 export function validateParams(dag: Dag, raw: Record<string, unknown>): Record<string, unknown> {
+  // Checked before the schema: a 5,000-level document must be refused, not overflow a stack.
+  const unstorable = findUnstorable(raw);
+  if (unstorable) throw new InputError('unstorable_params', `params cannot be stored: they have ${unstorable}`);
   const keys = paramKeys(dag);
   if (keys) {
     const unknown = Object.keys(raw).filter((k) => !keys.includes(k));

@@ -6,6 +6,7 @@ import { DateTime } from 'luxon';
 import type { LogLine, TaskContext, TaskLogger, TaskRef } from '../authoring/dag.ts';
 import { NonRetryableError } from '../errors.ts';
 import { redact } from '../redact.ts';
+import { toStorableJson, toStorableText } from '../storable.ts';
 
 /**
  * Lines kept per try; past this, one line says how many more were dropped at the
@@ -23,8 +24,9 @@ export function createTaskLogger(maxLines: number, sink: (line: LogLine) => void
       if (written === maxLines + 1) sink({ ts: new Date().toISOString(), level: 'warn', msg: `log limit of ${maxLines} lines reached: further lines of this try are dropped` });
       return;
     }
-    const line: LogLine = { ts: new Date().toISOString(), level, msg: redact(String(msg)) };
-    if (fields && Object.keys(fields).length) line.fields = JSON.parse(redact(JSON.stringify(fields))) as Record<string, unknown>;
+    // Made storable here: a NUL in one line must not fail the batch that records it.
+    const line: LogLine = { ts: new Date().toISOString(), level, msg: toStorableText(redact(String(msg))) };
+    if (fields && Object.keys(fields).length) line.fields = toStorableJson(JSON.parse(redact(JSON.stringify(fields)))) as Record<string, unknown>;
     sink(line);
   };
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };

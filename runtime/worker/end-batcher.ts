@@ -26,6 +26,8 @@ interface PendingEnd {
   row: EndingTry;
   outcome: TryOutcome;
   logs: LogLine[];
+  /** Recorded alone: its batch failed on a value PostgreSQL refused. */
+  solo?: boolean;
   resolve: (result: EndTryResult) => void;
   reject: (err: unknown) => void;
 }
@@ -40,6 +42,12 @@ export interface EndBatcherHooks {
   onClaimed(claimed: LocallyClaimed, base: EndingTry, knownOutputs: Map<string, unknown>): void;
   /** False once the worker is stopped for good (no more retrying). */
   alive(): boolean;
+}
+
+/** PostgreSQL's class 22 (data exception): retrying the same values cannot succeed. */
+function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && code.startsWith('22');
 }
 
 export class EndBatcher {
@@ -60,11 +68,19 @@ export class EndBatcher {
     });
   }
 
+  /** Up to 500 pending ends, or one that must be recorded alone. */
+  private nextBatch(): PendingEnd[] {
+    if (this.pending[0]!.solo) return this.pending.splice(0, 1);
+    let n = 0;
+    while (n < this.pending.length && n < 500 && !this.pending[n]!.solo) n++;
+    return this.pending.splice(0, n);
+  }
+
   private async flush(): Promise<void> {
     this.flushing = true;
     try {
       while (this.pending.length) {
-        const batch = this.pending.splice(0, 500);
+        const batch = this.nextBatch();
         const capacity = this.hooks.capacity(batch.length);
         this.hooks.reserve(capacity);
         let outcome: EndTriesResult | undefined;
@@ -82,6 +98,7 @@ export class EndBatcher {
               );
               break;
             } catch (err) {
+              if (isDataError(err)) throw err;
               // A database restart (or a deadlock with another worker) must not lose finished tries:
               // retry for a while; if it still fails, their heartbeats stop and they are declared lost.
               if (attempt >= 20 || !this.hooks.alive()) throw err;
@@ -90,6 +107,19 @@ export class EndBatcher {
             }
           }
         } catch (err) {
+          if (isDataError(err)) {
+            // A value PostgreSQL refuses (storable.ts should have caught it) fails only its own try:
+            // the batch is recorded one by one, and a try that still fails is recorded as failed.
+            if (batch.length > 1) for (const b of batch.reverse()) this.pending.unshift({ ...b, solo: true });
+            else {
+              const b = batch[0]!;
+              logger.error({ run_id: b.row.run_id, task_id: b.row.task_id, err: toError(err).message }, 'the result of a try could not be stored; it is recorded as failed');
+              if (b.outcome.kind !== 'failed' || b.logs.length) {
+                this.pending.unshift({ ...b, logs: [], outcome: { kind: 'failed', retryable: false, error: new Error(`the result of this try could not be stored: ${toError(err).message}`) } });
+              } else b.reject(err);
+            }
+            continue;
+          }
           for (const b of batch) b.reject(err);
           continue;
         } finally {

@@ -5,6 +5,7 @@
 import type { TaskDefinition, TaskContext } from '../authoring/dag.ts';
 import { NonRetryableError, SkipTask, toError } from '../errors.ts';
 import type { TryOutcome } from '../engine/runs.ts';
+import { findUnstorable } from '../storable.ts';
 
 /**
  * Largest task output stored, as JSON: 1 MiB. Outputs are for small results
@@ -44,6 +45,11 @@ export async function runTry(task: TaskDefinition, ctx: TaskContext<any, any>, c
     } catch (err) {
       return { kind: 'failed', error: new NonRetryableError(`output of task "${task.id}" is not JSON-serialisable: ${toError(err).message}`), retryable: false };
     }
+    const parsed: unknown = JSON.parse(json);
+    const unstorable = findUnstorable(parsed);
+    if (unstorable) {
+      return { kind: 'failed', error: new NonRetryableError(`output of task "${task.id}" cannot be stored: it has ${unstorable} (PostgreSQL's jsonb cannot hold it); clean the value or return a summary instead`), retryable: false };
+    }
     const bytes = Buffer.byteLength(json, 'utf8');
     if (bytes > MAX_OUTPUT_BYTES) {
       return {
@@ -52,7 +58,7 @@ export async function runTry(task: TaskDefinition, ctx: TaskContext<any, any>, c
         retryable: false,
       };
     }
-    return { kind: 'success', output: JSON.parse(json) };
+    return { kind: 'success', output: parsed };
   } catch (thrown) {
     const error = toError(thrown);
     if (error instanceof SkipTask || error.name === 'SkipTask') return { kind: 'skipped', message: error.message };

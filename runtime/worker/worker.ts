@@ -33,6 +33,7 @@ import { Reaper } from './reaper.ts';
 import { LogShipper } from './log-shipper.ts';
 import { DagWatcher } from '../loader/watcher.ts';
 import { redact } from '../redact.ts';
+import { toStorableText } from '../storable.ts';
 
 /** Where task code runs: `thread` (an isolate per try, the default) or `inline` (on the worker's own event loop). */
 export type Isolation = 'thread' | 'inline';
@@ -383,8 +384,11 @@ export class Worker extends EventEmitter {
         ? await this.runIsolated(graph, row, outputs, controller.signal, onLog)
         : await this.runInline(graph, row, outputs, controller, onLog);
     }
-    if (outcome.kind === 'failed') outcome.error.message = redact(outcome.error.message);
-    if (outcome.kind === 'failed' && outcome.error.stack) outcome.error.stack = redact(outcome.error.stack);
+    if (outcome.kind === 'failed') {
+      outcome.error.message = toStorableText(redact(outcome.error.message));
+      if (outcome.error.stack) outcome.error.stack = toStorableText(redact(outcome.error.stack));
+    }
+    if (outcome.kind === 'skipped') outcome.message = toStorableText(redact(outcome.message));
     const logs = await this.logs.take(key);
     const result = await this.batcher.end(row, outcome, logs);
     this.afterEnd(row, outcome, result);
