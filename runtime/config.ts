@@ -2,7 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import dotenv from 'dotenv';
 import { InputError } from './errors.ts';
-import { registerSecret, maskUrl } from './redact.ts';
+import { registerEnvSecrets, maskUrl } from './redact.ts';
 
 /** Environment-driven configuration, validated once and resolved. */
 export interface ResolvedConfig {
@@ -43,8 +43,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     throw new InputError('bad_config', `configuration ${String(issue.path[0])}: ${issue.message}`);
   }
   const e = parsed.data;
-  if (e.WEIR_DATABASE_URL) registerSecret(new URL(e.WEIR_DATABASE_URL).password);
-  if (e.WEIR_SMTP_URL) registerSecret(decodeURIComponent(new URL(e.WEIR_SMTP_URL).password));
+  registerEnvSecrets(env);
   return {
     databaseUrl: e.WEIR_DATABASE_URL,
     dagsFolder: path.resolve(cwd, e.WEIR_DAGS_FOLDER ?? 'dags'),

@@ -10,6 +10,32 @@ export function registerSecret(value: string | undefined | null): void {
   if (value && value.length >= 4) secrets.add(value);
 }
 
+/** Names of settings whose whole value is a secret (TWELVE_DATA_API_KEY, QBO_CLIENT_SECRET, QBO_REFRESH_TOKEN, …). */
+const SECRET_NAME = /(^|_)(KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|CREDENTIALS?)$/i;
+
+/**
+ * Register every secret-bearing setting of an environment, once, at start-up of each
+ * process and each isolate thread (so a secret is masked before any code that uses it
+ * has run): the passwords of all URLs (WEIR_DATABASE_URL, WEIR_SMTP_URL, every
+ * WEIR_CONN_*), and the values of variables named like keys, tokens, secrets and
+ * passwords.
+ */
+export function registerEnvSecrets(env: NodeJS.ProcessEnv = process.env): void {
+  for (const [name, value] of Object.entries(env)) {
+    if (!value) continue;
+    if (SECRET_NAME.test(name)) registerSecret(value);
+    if (value.includes('://') && value.includes('@')) {
+      try {
+        const url = new URL(value);
+        registerSecret(url.password);
+        registerSecret(decodeURIComponent(url.password));
+      } catch {
+        // not a URL
+      }
+    }
+  }
+}
+
 /** Mask the password of every URL with credentials (`scheme://user:pass@host`). */
 export function maskUrl(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):([^@\s]+)@/gi, '$1:***@');

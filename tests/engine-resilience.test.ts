@@ -150,7 +150,7 @@ describe('in-process engines', () => {
     await started;
     await w.stop();
     const { rows } = await te.db.pool.query('SELECT state, error FROM weir.task_try WHERE run_id = $1', [runId]);
-    expect(rows).toEqual([{ state: 'up_for_retry', error: 'worker shutting down' }]);
+    expect(rows).toEqual([{ state: 'up_for_retry', error: 'worker shutting down: its grace period ran out' }]);
     await te.startWorker({ concurrency: 2 });
     expect(await te.waitForRun(runId)).toBe('success');
   });

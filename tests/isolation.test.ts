@@ -4,6 +4,8 @@
  * process.exit / timer throws / unhandled rejections / heap exhaustion fail that
  * try only. Real `weir worker` processes on a real PostgreSQL.
  */
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { ROOT, runWeir, startWeir, eventually, type RunningProcess } from './support/cli.ts';
@@ -164,4 +166,37 @@ test('SIGTERM to exactly the documented command (node bin/weir.js worker) drains
   const listed = JSON.parse((await runWeir(['workers', 'list', '--json'], env())).stdout).workers;
   const me = listed.find((x: { pid: number; status: string }) => x.pid === w.child.pid);
   expect(me.status).toBe('stopped');
+});
+
+describe('shutdown past its grace', () => {
+  const traceLines = (file: string) => fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => l.split(' ')).map(([what, tryNo, at]) => ({ what, tryNo: Number(tryNo), at: Number(at) }));
+
+  test.each([
+    ['the grace period running out', ['SIGTERM'], 'worker shutting down: its grace period ran out'],
+    ['a second signal', ['SIGTERM', 'SIGTERM'], 'worker shutting down: stopped by a second signal'],
+  ])('regression: %s never lets two tries run at once; the abandoned try is recorded and retried', async (_name, signals, reason) => {
+    const trace = path.join(os.tmpdir(), `weir-stubborn-${process.pid}-${signals.length}.log`);
+    fs.rmSync(trace, { force: true });
+    const first = worker({ WEIR_SHUTDOWN_GRACE_MS: signals.length === 1 ? '1500' : '60000', WEIR_TASK_ABORT_GRACE_MS: '200' });
+    await first.waitFor(/worker started/);
+    const runId = await trigger('stubborn', `trace=${trace}`);
+    await eventually(async () => fs.existsSync(trace) && traceLines(trace).some((l) => l.what === 'alive'), 20_000, 'try 1 to run');
+    first.child.kill(signals[0] as NodeJS.Signals);
+    if (signals.length === 2) {
+      await first.waitFor(/"msg":"stopping"/);
+      first.child.kill(signals[1] as NodeJS.Signals);
+    }
+    expect(await first.stop()).toBe(0);
+    const second = worker();
+    expect(await runEnd(runId)).toBe('success');
+    await second.stop();
+    const t = await tries(runId);
+    expect(t.map((x) => [x.try_number, x.state])).toEqual([[1, 'up_for_retry'], [2, 'success']]);
+    expect(t[0].error).toBe(reason);
+    // Try 1's code had stopped before try 2 started: no line of try 1 after try 2's start.
+    const lines = traceLines(trace);
+    const secondStart = lines.find((l) => l.what === 'start' && l.tryNo === 2)!.at;
+    expect(lines.filter((l) => l.tryNo === 1 && l.at >= secondStart)).toEqual([]);
+    expect(t[0].end_date.getTime()).toBeLessThanOrEqual(t[1].start_date.getTime());
+  });
 });

@@ -219,7 +219,7 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
         await scheduler.stop();
         await worker.stop();
         await alerter.stop();
-      });
+      }, () => worker.abandon());
     });
 
   program.command('backfill <dag_id>')
@@ -416,7 +416,7 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
       await waitForSignal(async () => {
         await worker.stop();
         await alerter.stop();
-      });
+      }, () => worker.abandon());
     });
 
   const workers = program.command('workers').description('registered workers');
@@ -439,13 +439,28 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
   return program;
 }
 
-async function waitForSignal(stop: () => Promise<void>): Promise<void> {
+/**
+ * SIGINT/SIGTERM go through `stop` (graceful: in-flight work drains). A second signal
+ * calls `hurry` (abandon the drain, but still record what is abandoned); a third exits.
+ */
+async function waitForSignal(stop: () => Promise<void>, hurry: () => void = () => {}): Promise<void> {
   await new Promise<void>((resolve) => {
+    let received = 0;
     const handler = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, 'stopping');
-      process.off('SIGINT', handler);
-      process.off('SIGTERM', handler);
-      stop().finally(resolve);
+      received++;
+      if (received === 1) {
+        logger.info({ signal }, 'stopping');
+        stop().finally(() => {
+          process.off('SIGINT', handler);
+          process.off('SIGTERM', handler);
+          resolve();
+        });
+      } else if (received === 2) {
+        logger.warn({ signal }, 'second signal: aborting in-flight tries now (they are recorded and retried elsewhere); a third signal exits at once');
+        hurry();
+      } else {
+        process.exit(130);
+      }
     };
     process.on('SIGINT', handler);
     process.on('SIGTERM', handler);

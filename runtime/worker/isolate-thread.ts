@@ -8,11 +8,14 @@
 import { parentPort } from 'node:worker_threads';
 import type { Dag } from '../authoring/dag.ts';
 import { NonRetryableError, toError } from '../errors.ts';
+import { redact, registerEnvSecrets } from '../redact.ts';
 import { createTaskContext, createTaskLogger } from './context.ts';
 import { runTry } from './execute.ts';
 import type { ToIsolate, FromIsolate, SerializedOutcome } from './isolates.ts';
 
 const port = parentPort!;
+// Before any task code runs: secrets of the environment are masked in this thread's lines and errors too.
+registerEnvSecrets();
 const modules = new Map<string, Promise<Dag>>();
 const running = new Map<number, AbortController>();
 
@@ -28,8 +31,9 @@ function loadDag(moduleUrl: string): Promise<Dag> {
 
 const send = (msg: FromIsolate) => port.postMessage(msg);
 
+/** Redacted here as well: secrets that task code registered (OAuth tokens) live in this thread only. */
 function serialise(error: Error) {
-  return { name: error.name, message: error.message, stack: error.stack };
+  return { name: error.name, message: redact(error.message), stack: error.stack === undefined ? undefined : redact(error.stack) };
 }
 
 async function run(msg: Extract<ToIsolate, { type: 'run' }>): Promise<void> {

@@ -21,6 +21,7 @@ import { Worker as Thread } from 'node:worker_threads';
 import type { LogLine } from '../authoring/dag.ts';
 import type { TryOutcome } from '../engine/runs.ts';
 import { NonRetryableError } from '../errors.ts';
+import { redact } from '../redact.ts';
 
 /** Heap limit of a task's thread when the task sets none: 2048 MB (task option `memoryLimitMb`). */
 export const DEFAULT_MEMORY_LIMIT_MB = 2048;
@@ -106,7 +107,12 @@ export class IsolatePool {
   private spawn(memoryLimitMb: number): Slot {
     const thread = new Thread(ENTRY, {
       resourceLimits: { maxOldGenerationSizeMb: memoryLimitMb },
+      // Task code's console output passes through redaction on its way to the worker's own.
+      stdout: true,
+      stderr: true,
     });
+    thread.stdout.on('data', (chunk: Buffer) => process.stdout.write(redact(chunk.toString())));
+    thread.stderr.on('data', (chunk: Buffer) => process.stderr.write(redact(chunk.toString())));
     const slot: Slot = { thread, memoryLimitMb, busy: false, idleTimer: undefined, current: undefined, dead: false };
     thread.on('message', (msg: FromIsolate) => slot.current?.onMessage(msg));
     thread.on('error', (err: Error & { code?: string }) => {

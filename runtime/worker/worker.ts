@@ -460,6 +460,17 @@ export class Worker extends EventEmitter {
     return this.reaper.reapLostTries();
   }
 
+  private abandonNow: () => void = () => {};
+  private readonly abandoned = new Promise<void>((resolve) => (this.abandonNow = resolve));
+
+  /**
+   * During stop(): do not wait for the grace period; abort in-flight tries now. Their
+   * ends are still recorded (failed, retried elsewhere) before the worker stops.
+   */
+  abandon(): void {
+    this.abandonNow();
+  }
+
   /**
    * Stop claiming, let in-flight tries finish within the grace period, abort the
    * rest (their isolates are terminated if they do not stop: a try is recorded, and
@@ -487,10 +498,15 @@ export class Worker extends EventEmitter {
       ['wait for the claim loop', async () => this.loopDone],
       ['drain in-flight tries', async () => {
         const all = () => Promise.all([...this.inflight.values()].map((f) => f.done));
-        const graceful = await Promise.race([all().then(() => true), new Promise((r) => setTimeout(() => r(false), this.options.shutdownGraceMs).unref())]);
-        if (!graceful) {
-          logger.warn({ in_flight: this.inflight.size }, 'grace period over: aborting in-flight tries');
-          for (const f of this.inflight.values()) f.controller.abort(new Error('worker shutting down'));
+        const graceful = await Promise.race([
+          all().then(() => 'drained' as const),
+          new Promise<'grace'>((r) => setTimeout(() => r('grace'), this.options.shutdownGraceMs).unref()),
+          this.abandoned.then(() => 'abandoned' as const),
+        ]);
+        if (graceful !== 'drained') {
+          const reason = graceful === 'grace' ? 'worker shutting down: its grace period ran out' : 'worker shutting down: stopped by a second signal';
+          logger.warn({ in_flight: this.inflight.size, reason }, 'aborting in-flight tries; each is recorded and retried elsewhere once its code has stopped');
+          for (const f of this.inflight.values()) f.controller.abort(new Error(reason));
           // Isolated tries end within abortGraceMs (their threads are terminated); inline ones may not.
           await Promise.race([all(), new Promise((r) => setTimeout(r, this.options.abortGraceMs + 5000).unref())]);
         }
