@@ -1,4 +1,6 @@
 import type pg from 'pg';
+import { logger } from '../log.ts';
+import { toError } from '../errors.ts';
 
 /** A pool (a client is borrowed for the transaction) or a client already held. */
 export type Queryable = pg.Pool | pg.ClientBase;
@@ -17,15 +19,25 @@ export async function withTransaction<T>(db: Queryable, fn: (client: pg.ClientBa
 export async function withTransaction<T>(db: Queryable, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const pooled = isPool(db);
   const client = (pooled ? await db.connect() : db) as pg.PoolClient;
+  // pg-pool removes its own 'error' listener while a client is checked out: without this
+  // one, a connection dropped mid-transaction (a database restart) crashes the process.
+  const onError = (err: Error) => logger.warn({ err: toError(err).message }, 'database connection lost during a transaction');
+  if (pooled) client.on('error', onError);
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
   } catch (err) {
+    // A connection-level error (no SQLSTATE) leaves the client unusable: it is destroyed, not pooled.
+    if (typeof (err as { code?: unknown }).code !== 'string') broken = toError(err);
     await client.query('ROLLBACK').catch(() => {});
     throw err;
   } finally {
-    if (pooled) client.release();
+    if (pooled) {
+      client.off('error', onError);
+      client.release(broken);
+    }
   }
 }

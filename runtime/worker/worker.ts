@@ -24,6 +24,7 @@ import { sql } from '../database/sql.ts';
 import { CANCEL_CHANNEL, HANDED_BACK_CHANNEL, TASK_QUEUE, WORK_CHANNEL, ensureQueue, type TaskJobData } from '../queue.ts';
 import { logger } from '../log.ts';
 import { Listener } from '../database/listener.ts';
+import { retryTransient } from '../database/transient.ts';
 import { NonRetryableError, toError } from '../errors.ts';
 import { createTaskContext, createTaskLogger, MAX_LOG_LINES } from './context.ts';
 import { runTry } from './execute.ts';
@@ -316,13 +317,21 @@ export class Worker extends EventEmitter {
     const foreign = fetched.filter((j) => !this.dags.dags.has(j.data.dagId));
     if (foreign.length) await this.handBack(foreign);
     if (!jobs.length) return;
-    // One autocommit statement: the try is ours once it is `running`.
-    const { rows } = await this.engine.pool.query<ClaimedRow>(sql('claim_task_instances'), [
-      jobs.map((j) => j.data.runId),
-      jobs.map((j) => j.data.taskId),
-      jobs.map((j) => j.data.tryNumber),
-      this.options.hostname,
-    ]);
+    // One autocommit statement: the try is ours once it is `running`. Transient errors are
+    // retried; if the claim still fails, the jobs go back to the queue at once (a pg-boss
+    // retry, whose limit is practically unlimited) instead of waiting out their expiry.
+    let rows: ClaimedRow[];
+    try {
+      rows = (await retryTransient('claim tries', () => this.engine.pool.query<ClaimedRow>(sql('claim_task_instances'), [
+        jobs.map((j) => j.data.runId),
+        jobs.map((j) => j.data.taskId),
+        jobs.map((j) => j.data.tryNumber),
+        this.options.hostname,
+      ]), 6)).rows;
+    } catch (err) {
+      await this.boss.fail(this.options.queue, jobs.map((j) => j.id), { error: `claim failed on ${this.workerId}: ${toError(err).message}` }).catch(() => {});
+      throw err;
+    }
     // Settling the jobs is off the hot path: if this process dies first, pg-boss expires and
     // re-delivers them, and the guarded claim turns the duplicate away. A job that claimed
     // nothing was stale (cleared, cancelled, or a duplicate).
@@ -376,13 +385,22 @@ export class Worker extends EventEmitter {
     } else {
       const outputs = new Map<string, unknown>(knownOutputs);
       const missing = task.upstream.filter((id) => !outputs.has(id));
+      let unreadable: Error | undefined;
       if (missing.length) {
-        const { rows } = await this.engine.pool.query<{ task_id: string; output: unknown }>(sql('upstream_outputs'), [row.run_id, missing]);
-        for (const r of rows) outputs.set(r.task_id, r.output);
+        // Retried: a transient error here must delay the try, not lose it before it ran.
+        try {
+          const { rows } = await retryTransient('read upstream outputs', () => this.engine.pool.query<{ task_id: string; output: unknown }>(sql('upstream_outputs'), [row.run_id, missing]));
+          for (const r of rows) outputs.set(r.task_id, r.output);
+        } catch (err) {
+          unreadable = new Error(`could not read the outputs of upstream tasks ${missing.join(', ')}: ${toError(err).message}`);
+        }
       }
-      outcome = this.isolates && graph.hash !== 'inline'
-        ? await this.runIsolated(graph, row, outputs, controller.signal, onLog)
-        : await this.runInline(graph, row, outputs, controller, onLog);
+      if (unreadable) outcome = { kind: 'failed', retryable: true, error: unreadable };
+      else {
+        outcome = this.isolates && graph.hash !== 'inline'
+          ? await this.runIsolated(graph, row, outputs, controller.signal, onLog)
+          : await this.runInline(graph, row, outputs, controller, onLog);
+      }
     }
     if (outcome.kind === 'failed') {
       outcome.error.message = toStorableText(redact(outcome.error.message));

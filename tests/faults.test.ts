@@ -1,0 +1,52 @@
+/**
+ * Regression (issue 10): connections dropped under a running worker. Its backends are
+ * terminated again and again (`pg_terminate_backend`, what a database restart or a
+ * network blip does to each connection) while runs are in flight: the worker must
+ * neither crash (an unhandled 'error' event on a checked-out client killed it) nor
+ * lose a try, and every run must finish.
+ */
+import path from 'node:path';
+import pg from 'pg';
+import { ROOT, runWeir, startWeir, eventually } from './support/cli.ts';
+import { createTestDatabase } from './support/database.ts';
+
+test('terminating every worker connection repeatedly under load delays tries but loses nothing, and the worker lives on', async () => {
+  const testDb = await createTestDatabase();
+  const pool = new pg.Pool({ connectionString: testDb.url, max: 2 });
+  const env = { WEIR_DATABASE_URL: testDb.url, WEIR_DAGS_FOLDER: path.join(ROOT, 'tests', 'fixtures', 'dags-isolation'), WEIR_HEARTBEAT_INTERVAL_MS: '1000', WEIR_TASK_LOST_AFTER_MS: '5000', WEIR_REAP_INTERVAL_MS: '1000' };
+  expect((await runWeir(['db', 'migrate'], env)).code).toBe(0);
+  const worker = startWeir(['worker', '--concurrency', '8'], env);
+  try {
+    await worker.waitFor(/worker started/);
+    const runIds: string[] = [];
+    for (let i = 0; i < 8; i++) runIds.push(JSON.parse((await runWeir(['trigger', 'chain', '--json'], env)).stdout).run_id);
+    let killed = 0;
+    for (let round = 0; round < 15; round++) {
+      const { rows } = await pool.query<{ n: number }>("SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'weir%' AND pid <> pg_backend_pid()");
+      killed += rows[0]!.n;
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    expect(killed).toBeGreaterThan(0);
+    // The crash needed a connection dropped while its client was checked out between two
+    // statements of a transaction: aim at exactly those (idle in transaction).
+    let inTransaction = 0;
+    const more: string[] = [];
+    for (let i = 0; i < 8; i++) more.push(JSON.parse((await runWeir(['trigger', 'chain', '--json'], env)).stdout).run_id);
+    runIds.push(...more);
+    const until = Date.now() + 4000;
+    while (Date.now() < until) {
+      const { rows } = await pool.query<{ n: number }>("SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'weir%' AND state = 'idle in transaction' AND pid <> pg_backend_pid()");
+      inTransaction += rows[0]!.n;
+    }
+    await eventually(async () => (await pool.query("SELECT count(*)::int AS n FROM weir.dag_run WHERE run_id = ANY($1) AND state = 'success'", [runIds])).rows[0].n === runIds.length, 90_000, 'every run to succeed');
+    const tis = (await pool.query('SELECT state, count(*)::int AS n FROM weir.task_instance WHERE run_id = ANY($1) GROUP BY state', [runIds])).rows;
+    expect(tis).toEqual([{ state: 'success', n: 16 * 6 }]);
+    expect(inTransaction).toBeGreaterThan(0);
+    expect(worker.child.exitCode).toBeNull();
+    expect(worker.output()).not.toMatch(/Unhandled 'error' event|Connection terminated unexpectedly\n\s+at/);
+  } finally {
+    expect(await worker.stop()).toBe(0);
+    await pool.end();
+    await testDb.drop();
+  }
+});
