@@ -303,13 +303,22 @@ export class Worker extends EventEmitter {
 
   /** Tries handed back by workers that could not run them, of DAGs this worker has: claimed directly. */
   private async adoptHandedBack(): Promise<void> {
-    const graphs = [...this.dags.dags.values()];
     const limit = this.free();
-    if (!graphs.length || limit <= 0) return;
-    const { rows } = await this.engine.pool.query<ClaimedRow>(sql('adopt_tries'), [graphs.map((g) => g.dag.id), this.options.hostname, limit]);
-    if (rows.length < limit) this.adoptPending = false;
+    if (!this.dags.dags.size || limit <= 0) return;
+    const { rows: found } = await this.engine.pool.query<{ run_id: string; task_id: string; try_number: number }>(sql('handed_back_tries'), [[...this.dags.dags.keys()], limit]);
+    if (found.length < limit) this.adoptPending = false;
+    if (!found.length) return;
+    const rows = await this.claim(found.map((f) => ({ runId: f.run_id, taskId: f.task_id, tryNumber: f.try_number })));
     if (rows.length) logger.info({ tries: rows.length, dag_ids: [...new Set(rows.map((r) => r.dag_id))] }, 'adopted tries handed back by workers that could not run them');
     for (const row of rows) this.startTry(row);
+  }
+
+  /** One autocommit statement: the tries are ours once they are `running`. Transient errors are retried. */
+  private async claim(tries: { runId: string; taskId: string; tryNumber: number }[]): Promise<ClaimedRow[]> {
+    const { rows } = await retryTransient('claim tries', () => this.engine.pool.query<ClaimedRow>(sql('claim_task_instances'), [
+      tries.map((t) => t.runId), tries.map((t) => t.taskId), tries.map((t) => t.tryNumber), this.options.hostname,
+    ]), 6);
+    return rows;
   }
 
   private async claimAndStart(fetched: Job<TaskJobData>[]): Promise<void> {
@@ -317,17 +326,11 @@ export class Worker extends EventEmitter {
     const foreign = fetched.filter((j) => !this.dags.dags.has(j.data.dagId));
     if (foreign.length) await this.handBack(foreign);
     if (!jobs.length) return;
-    // One autocommit statement: the try is ours once it is `running`. Transient errors are
-    // retried; if the claim still fails, the jobs go back to the queue at once (a pg-boss
-    // retry, whose limit is practically unlimited) instead of waiting out their expiry.
+    // If the claim still fails after its retries, the jobs go back to the queue at once (a
+    // pg-boss retry, whose limit is practically unlimited) instead of waiting out their expiry.
     let rows: ClaimedRow[];
     try {
-      rows = (await retryTransient('claim tries', () => this.engine.pool.query<ClaimedRow>(sql('claim_task_instances'), [
-        jobs.map((j) => j.data.runId),
-        jobs.map((j) => j.data.taskId),
-        jobs.map((j) => j.data.tryNumber),
-        this.options.hostname,
-      ]), 6)).rows;
+      rows = await this.claim(jobs.map((j) => j.data));
     } catch (err) {
       await this.boss.fail(this.options.queue, jobs.map((j) => j.id), { error: `claim failed on ${this.workerId}: ${toError(err).message}` }).catch(() => {});
       throw err;
