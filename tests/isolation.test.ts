@@ -50,7 +50,7 @@ async function runEnd(runId: string, timeoutMs = 60_000): Promise<string> {
 }
 
 async function tries(runId: string) {
-  return (await pool.query('SELECT task_id, try_number, state, error, hostname, start_date, end_date FROM weir.task_try WHERE run_id = $1 ORDER BY task_id, try_number', [runId])).rows;
+  return (await pool.query('SELECT task_id, try_number, state, error, error_stack, hostname, start_date, end_date FROM weir.task_try WHERE run_id = $1 ORDER BY task_id, try_number', [runId])).rows;
 }
 
 describe('two workers with lost-after 6 s', () => {
@@ -145,6 +145,8 @@ describe('one worker', () => {
     expect(await runEnd(runId)).toBe('success');
     const t = await tries(runId);
     expect(t.map((x) => x.state)).toEqual(['up_for_retry', 'up_for_retry', 'up_for_retry', 'success']);
+    // The stack crossed from the isolate and points at the DAG file's own line (source-mapped TypeScript).
+    expect(t[0].error_stack).toMatch(/^Error: failure 1\n\s+at .*retry_windows\.ts:6:\d+/);
     for (let k = 1; k <= 3; k++) {
       const waited = t[k].start_date.getTime() - t[k - 1].end_date.getTime();
       // The job becomes fetchable at the drawn delay, never before the window opens.

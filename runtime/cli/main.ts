@@ -18,6 +18,7 @@ import { Worker } from '../worker/worker.ts';
 import { createTaskContext, createTaskLogger, MAX_LOG_LINES } from '../worker/context.ts';
 import { runTry } from '../worker/execute.ts';
 import { followRun } from './progress.ts';
+import { reportConnectionBudget } from '../database/connect.ts';
 import { readConfInput } from './conf-input.ts';
 import { waitingReason } from '../engine/waiting.ts';
 import { table, duration, time, oneLine } from './render.ts';
@@ -192,6 +193,7 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
       const loaded = await session.dags();
       for (const [file, errors] of loaded.broken) logger.error({ file, errors }, 'broken DAG file: not scheduled');
       const engine = await session.engine();
+      await reportConnectionBudget(engine.pool, 'scheduler', { pool: engine.pool.options.max ?? 10, 'pg-boss': 4, LISTEN: 1 });
       const { Scheduler } = await import('../scheduler/scheduler.ts');
       const scheduler = new Scheduler(engine, loaded);
       await scheduler.start();
@@ -408,6 +410,7 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
       const loaded = await session.dags();
       for (const [file, errors] of loaded.broken) logger.error({ file, errors }, 'broken DAG file skipped');
       const engine = await session.engine({ supervise: true, bossMax: 6 });
+      await reportConnectionBudget(engine.pool, 'worker', { pool: engine.pool.options.max ?? 10, 'pg-boss': 6, LISTEN: 1 });
       const worker = new Worker(engine, loaded, { concurrency: opts.concurrency, queue: opts.queue });
       const { Alerter } = await import('../worker/alerter.ts');
       const alerter = new Alerter(engine.boss);

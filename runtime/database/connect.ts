@@ -83,3 +83,25 @@ export async function openDatabaseUrl(url: string, options: OpenOptions = {}, em
     },
   };
 }
+
+/**
+ * Say at start-up how many connections this process may open and what the server
+ * allows, so running out of connections is foreseen rather than met under load.
+ * `parts` names each pool's maximum (e.g. `{ pool: 10, 'pg-boss': 6, LISTEN: 1 }`).
+ */
+export async function reportConnectionBudget(pool: pg.Pool, role: string, parts: Record<string, number>): Promise<void> {
+  const total = Object.values(parts).reduce((a, b) => a + b, 0);
+  const described = Object.entries(parts).map(([k, v]) => `${k} ${v}`).join(', ');
+  try {
+    const { rows } = await pool.query<{ max: number; used: number; reserved: number }>(
+      "SELECT current_setting('max_connections')::int AS max, (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int AS used, current_setting('superuser_reserved_connections')::int AS reserved",
+    );
+    const { max, used, reserved } = rows[0]!;
+    const free = max - reserved - used;
+    const fields = { role, connections_max: total, parts: described, server_max_connections: max, in_use: used, free };
+    if (free < total) logger.warn(fields, `this ${role} may open up to ${total} database connections (${described}) but the server has ${free} free: raise max_connections or run fewer processes`);
+    else logger.info(fields, `this ${role} may open up to ${total} database connections (${described}); the server allows ${max}, ${used} in use`);
+  } catch (err) {
+    logger.warn({ err: toError(err).message }, 'could not read the server\'s connection limit');
+  }
+}
