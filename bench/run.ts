@@ -215,9 +215,44 @@ export async function benchEngine(): Promise<Record<string, number>> {
   return results;
 }
 
+/**
+ * The cost of running a try in an isolate (issue 9): a no-op task of bench_linear
+ * through the IsolatePool in this process, against the same function called inline.
+ * Cold: a new thread's first try (it loads tsx, zod and the DAG module).
+ */
+export async function benchIsolateHop(): Promise<Record<string, number>> {
+  const { IsolatePool } = await import('../runtime/worker/isolates.ts');
+  const { dagModuleUrl } = await import('../runtime/loader/loader.ts');
+  const loaded = await loadDagsFolder(path.join(here, 'dags'));
+  const graph = loaded.dags.get('bench_linear')!;
+  const at = new Date().toISOString();
+  const req = {
+    moduleUrl: dagModuleUrl(graph.file, graph.hash), file: graph.relativeFile, dagId: graph.dag.id, taskId: 't1', timeoutMs: undefined, memoryLimitMb: 2048, maxLogLines: 100,
+    ctx: { runId: 'bench', params: {}, logicalDate: at, dataIntervalStart: at, dataIntervalEnd: at, tryNumber: 1, maxTries: 0, timezone: 'UTC', outputs: [] as [string, unknown][] },
+  };
+  const pool = new IsolatePool({ abortGraceMs: 500, idleMs: 60_000 });
+  const signal = new AbortController().signal;
+  try {
+    const t0 = now();
+    await pool.run(req, signal, () => {});
+    const cold = now() - t0;
+    const hops: number[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const t = now();
+      await pool.run(req, signal, () => {});
+      if (i >= 1000) hops.push(now() - t);
+    }
+    return { isolate_cold_start_ms: round(cold, 1), isolate_hop_p50_ms: round(median(hops), 3), isolate_hop_p95_ms: round(percentile(hops, 95), 3) };
+  } finally {
+    await pool.close();
+  }
+}
+
 const isMain = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
   const results: Record<string, number> = { ...(await benchEngine()) };
+  log('isolates: a warm try round trip, and a cold one');
+  Object.assign(results, await benchIsolateHop());
   log('discovery: 500 DAG files (dags list cold/warm, dags validate)');
   const { benchDiscovery } = await import('./discovery.ts');
   Object.assign(results, await benchDiscovery());

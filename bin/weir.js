@@ -4,7 +4,7 @@
 // 'weir' resolve hook, then hands over to runtime/cli/main.ts.
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 12)) {
-  process.stderr.write(`weir needs Node.js >= 22.12 (pg-boss 12 requires it); this is ${process.version}. See the README: "Getting Node 22".\n`);
+  process.stderr.write(`weir needs Node.js >= 22.12 (pg-boss 12 requires it); this is ${process.version}. See the README, section "Getting Node 22".\n`);
   process.exit(2);
 }
 const { registerWeirHooks } = await import('../runtime/loader/resolve-hook.mjs');

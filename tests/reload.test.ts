@@ -165,3 +165,21 @@ test('regression: a run of a DAG no live worker can run waits with the reason, a
   await a.stop();
   await b.stop();
 });
+
+test('the scheduler picks up a scheduled DAG file added while it runs, with no restart', async () => {
+  const dags = folder('scheduled');
+  const scheduler = startWeir(['scheduler'], envFor(dags));
+  started.push(scheduler);
+  await scheduler.waitFor(/scheduler started/);
+  fs.writeFileSync(path.join(dags, 'minutely.ts'), `import { dag } from 'weir';
+const d = dag({ id: 'minutely', schedule: '* * * * *', startDate: '2024-01-01', catchup: false });
+d.task({ id: 'tick' }, () => 1);
+export default d;
+`);
+  await scheduler.waitFor(/scheduler reloaded DAG files/, 20_000);
+  // catchup: false creates the latest interval's run at once.
+  const run = await eventually(async () => (await pool.query("SELECT run_id, run_type FROM weir.dag_run WHERE dag_id = 'minutely'")).rows[0], 20_000, 'a scheduled run of the new DAG');
+  expect(run.run_type).toBe('scheduled');
+  expect(run.run_id).toMatch(/^scheduled__minutely__/);
+  expect(await scheduler.stop()).toBe(0);
+});
