@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import dotenv from 'dotenv';
 import { InputError } from './errors.ts';
+import { LOG_LEVELS } from './log.ts';
 import { registerEnvSecrets, maskUrl } from './redact.ts';
 
 /** Environment-driven configuration, validated once and resolved. */
@@ -24,6 +25,7 @@ const EnvSchema = z.object({
   WEIR_SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
   WEIR_MAIL_FROM: z.string().min(3).optional(),
   WEIR_HOME: z.string().min(1).optional(),
+  WEIR_LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
 });
 
 let dotenvLoaded = false;
@@ -40,7 +42,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const parsed = EnvSchema.safeParse(blankToUndefined);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new InputError('bad_config', `configuration ${String(issue.path[0])}: ${issue.message}`);
+    const name = String(issue.path[0]);
+    throw new InputError('bad_config', `configuration ${name}=${JSON.stringify(blankToUndefined[name])}: ${issue.message}`);
   }
   const e = parsed.data;
   registerEnvSecrets(env);

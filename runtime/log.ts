@@ -6,7 +6,12 @@
 import pino from 'pino';
 import { redact } from './redact.ts';
 
-const level = process.env.WEIR_LOG_LEVEL ?? 'info';
+/** Levels WEIR_LOG_LEVEL accepts (validated with the rest of the configuration in config.ts). */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+// An invalid value is refused by loadConfig with a one-line message (exit 2); until then, info.
+const wanted = process.env.WEIR_LOG_LEVEL || 'info';
+const level = (LOG_LEVELS as readonly string[]).includes(wanted) ? wanted : 'info';
 
 export const logger = pino(
   {

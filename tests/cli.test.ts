@@ -228,3 +228,27 @@ test('--conf-file and --conf - (standard input) pass run parameters', async () =
   expect(code).toBe(0);
   expect(JSON.parse(out)).toMatchObject({ state: 'success', conf: { name: 'stdin', times: 2 } });
 });
+
+test('weir --version prints the package version', async () => {
+  const result = await runWeir(['--version'], env);
+  expect(result.code).toBe(0);
+  expect(result.stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version);
+});
+
+test.each<[string, string[], Record<string, string>, RegExp]>([
+  ['an invalid WEIR_LOG_LEVEL', ['runs', 'list'], { WEIR_LOG_LEVEL: 'loud' }, /^weir: configuration WEIR_LOG_LEVEL="loud": must be one of trace, debug, info, warn, error, fatal, silent$/],
+  ['a worker setting that is not a number', ['worker'], { WEIR_WORKER_CONCURRENCY: 'abc', WEIR_LOG_LEVEL: 'error' }, /^weir: worker option WEIR_WORKER_CONCURRENCY must be a number >= 1, got "abc"$/],
+])('regression: %s exits 2 with one line naming the variable and its value (it printed a stack trace)', async (_name, args, extra, pattern) => {
+  const result = await runWeir(args, { ...env, ...extra });
+  expect(result.code).toBe(2);
+  expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  expect(result.stderr.trim()).toMatch(pattern);
+});
+
+test('regression: duration_ms in runs list/show --json is a number (it was the string "119.917000")', async () => {
+  const listed = JSON.parse((await runWeir(['runs', 'list', '--json', '--state', 'success', '--limit', '1'], env)).stdout).runs;
+  expect(typeof listed[0].duration_ms).toBe('number');
+  const shown = JSON.parse((await runWeir(['runs', 'show', listed[0].run_id, '--json'], env)).stdout);
+  expect(typeof shown.duration_ms).toBe('number');
+  expect(typeof shown.task_instances[0].duration_ms).toBe('number');
+});

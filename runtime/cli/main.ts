@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import crypto from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { DateTime } from 'luxon';
 import { Session } from './session.ts';
 import { unknownDag } from '../loader/loader.ts';
@@ -27,6 +28,8 @@ import { logger } from '../log.ts';
 import type { LogLine } from '../authoring/dag.ts';
 import { RunState } from '../states.ts';
 
+const WEIR_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
 function print(json: boolean, value: unknown, text: () => string): void {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
 }
@@ -47,6 +50,7 @@ function positiveInt(name: string) {
 export function buildProgram(getSession: () => Session, setExit: (code: number) => void): Command {
   const program = new Command('weir')
     .description('Airflow-style DAG scheduler for Node.js: TypeScript DAGs run on PostgreSQL')
+    .version(WEIR_VERSION, '-V, --version', 'print weir\'s version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
 

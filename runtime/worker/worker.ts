@@ -25,7 +25,7 @@ import { CANCEL_CHANNEL, HANDED_BACK_CHANNEL, TASK_QUEUE, WORK_CHANNEL, ensureQu
 import { logger } from '../log.ts';
 import { Listener } from '../database/listener.ts';
 import { retryTransient } from '../database/transient.ts';
-import { NonRetryableError, toError } from '../errors.ts';
+import { InputError, NonRetryableError, toError } from '../errors.ts';
 import { createTaskContext, createTaskLogger, MAX_LOG_LINES } from './context.ts';
 import { runTry } from './execute.ts';
 import { IsolatePool, DEFAULT_MEMORY_LIMIT_MB } from './isolates.ts';
@@ -81,12 +81,12 @@ export function resolveWorkerOptions(options: WorkerOptions = {}, env: NodeJS.Pr
     const v = raw ?? fallback;
     if (!Number.isFinite(v) || v < min) {
       const shown = value !== undefined ? String(value) : JSON.stringify(fromEnv);
-      throw new Error(`worker option WEIR_${name} must be a number >= ${min}, got ${shown}`);
+      throw new InputError('bad_config', `worker option WEIR_${name} must be a number >= ${min}, got ${shown}`);
     }
     return v;
   };
   const isolation = options.isolation ?? (env.WEIR_TASK_ISOLATION || 'thread');
-  if (isolation !== 'thread' && isolation !== 'inline') throw new Error(`worker option WEIR_TASK_ISOLATION must be "thread" or "inline", got "${isolation}"`);
+  if (isolation !== 'thread' && isolation !== 'inline') throw new InputError('bad_config', `worker option WEIR_TASK_ISOLATION must be "thread" or "inline", got "${isolation}"`);
   const resolved = {
     concurrency: num('WORKER_CONCURRENCY', options.concurrency, 16, 1),
     queue: options.queue ?? TASK_QUEUE,
@@ -102,7 +102,7 @@ export function resolveWorkerOptions(options: WorkerOptions = {}, env: NodeJS.Pr
     dagRescanMs: num('DAG_RESCAN_MS', options.dagRescanMs, 10000, 100),
     hostname: options.hostname ?? `${os.hostname()}:${process.pid}`,
   };
-  if (resolved.lostAfterMs <= resolved.heartbeatIntervalMs) throw new Error('worker option WEIR_TASK_LOST_AFTER_MS must be larger than WEIR_HEARTBEAT_INTERVAL_MS');
+  if (resolved.lostAfterMs <= resolved.heartbeatIntervalMs) throw new InputError('bad_config', 'worker option WEIR_TASK_LOST_AFTER_MS must be larger than WEIR_HEARTBEAT_INTERVAL_MS');
   return resolved;
 }
 
