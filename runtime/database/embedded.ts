@@ -91,16 +91,32 @@ function run(cmd: string, args: string[], user: { uid: number; gid: number } | u
   });
 }
 
-async function freePort(): Promise<number> {
+/** `preferred` when it is free on 127.0.0.1, else any free port. */
+async function freePort(preferred = 0): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.on('error', (err) => (preferred ? freePort(0).then(resolve, reject) : reject(err)));
+    server.listen(preferred, '127.0.0.1', () => {
       const address = server.address() as net.AddressInfo;
       server.close(() => resolve(address.port));
     });
   });
+}
+
+/**
+ * The port the server had last time (a stale postmaster.pid after a crash, or the
+ * port file written at start): a server started again takes it back when it is free,
+ * so workers that were connected reconnect to the same URL.
+ */
+function previousPort(pgHome: string, dataDir: string): number {
+  const stale = readPidFile(dataDir)?.port;
+  if (stale) return stale;
+  try {
+    return Number(readFileSync(path.join(pgHome, 'port'), 'utf8').trim()) || 0;
+  } catch {
+    return 0;
+  }
 }
 
 function readPidFile(dataDir: string): { pid: number; port: number } | undefined {
@@ -194,7 +210,8 @@ export async function ensureEmbeddedPostgres(home: string): Promise<EmbeddedServ
       const init = await run(initdb, ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8', '--no-instructions'], user);
       if (init.code !== 0) throw new WeirError('embedded_initdb', `initdb failed for ${dataDir}: ${init.output.trim().split('\n').pop()}`);
     }
-    const port = await freePort();
+    const port = await freePort(previousPort(pgHome, dataDir));
+    await fs.writeFile(path.join(pgHome, 'port'), `${port}\n`);
     const logFile = path.join(pgHome, 'postgres.log');
     const options = [
       `-p ${port}`,
@@ -218,13 +235,17 @@ export async function ensureEmbeddedPostgres(home: string): Promise<EmbeddedServ
   });
 }
 
-/** Stop the embedded server for `home` (used by `weir db stop` and tests). */
-export async function stopEmbeddedPostgres(home: string): Promise<boolean> {
+/**
+ * Stop the embedded server for `home` (used by `weir db stop` and tests). `immediate`
+ * is a crash as far as clients can tell (no clean shutdown; recovery at the next start),
+ * what fault tests use.
+ */
+export async function stopEmbeddedPostgres(home: string, mode: 'fast' | 'immediate' = 'fast'): Promise<boolean> {
   const dataDir = path.join(home, 'pg', 'data');
   const running = readPidFile(dataDir);
   if (!running || !alive(running.pid)) return false;
   const { pg_ctl } = await binaries();
-  const result = await run(pg_ctl, ['stop', '-w', '-m', 'fast', '-D', dataDir], postgresUser());
+  const result = await run(pg_ctl, ['stop', '-w', '-m', mode, '-D', dataDir], postgresUser());
   return result.code === 0;
 }
 
