@@ -188,11 +188,6 @@ export class Worker extends EventEmitter {
     return this.engine.boss;
   }
 
-  /** Re-scan the DAGs folder now (file events do this by themselves). */
-  reloadDags(): Promise<void> {
-    return this.watcher.rescan();
-  }
-
   async start(): Promise<void> {
     if (this.state !== 'idle') return;
     this.state = 'running';
