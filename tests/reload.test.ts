@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { runWeir, startWeir, eventually, type RunningProcess } from './support/cli.ts';
+import { ROOT, runWeir, startWeir, eventually, type RunningProcess } from './support/cli.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 
 let testDb: TestDatabase;
@@ -182,4 +182,31 @@ export default d;
   expect(run.run_type).toBe('scheduled');
   expect(run.run_id).toMatch(/^scheduled__minutely__/);
   expect(await scheduler.stop()).toBe(0);
+});
+
+test('a try whose worker died, while no live worker has its DAG, waits with the reason and is retried once one has it', async () => {
+  const withDag = folder('crash-good');
+  const withoutDag = folder('crash-other');
+  fs.copyFileSync(path.join(ROOT, 'tests', 'fixtures', 'dags-crash', 'crashy.ts'), path.join(withDag, 'crashy.ts'));
+  fs.writeFileSync(path.join(withoutDag, 'other.ts'), versioned('other', 'unrelated'));
+  const victim = worker(withDag);
+  const bystander = worker(withoutDag);
+  await victim.waitFor(/worker started/);
+  await bystander.waitFor(/worker started/);
+  const runId = await trigger(withDag, 'crashy');
+  await eventually(async () => (await pool.query("SELECT 1 FROM weir.task_instance WHERE run_id = $1 AND state = 'running'", [runId])).rowCount, 20_000, 'first try running');
+  await victim.stop('SIGKILL');
+  // The victim's registry row goes stale after its lost-after (3 s here); the bystander cannot reap a DAG it does not have.
+  const waiting = await eventually(async () => {
+    const shown = JSON.parse((await runWeir(['runs', 'show', runId, '--json'], envFor(withDag))).stdout);
+    return shown.waiting as string | null;
+  }, 20_000, 'the waiting reason');
+  expect(waiting).toBe(`hang_once on ${(await pool.query('SELECT hostname FROM weir.task_instance WHERE run_id = $1', [runId])).rows[0].hostname}: that worker is gone and no live worker has DAG crashy to retry it (1 worker(s) alive); it is retried as soon as one has it`);
+  const rescuer = worker(withDag);
+  expect(await runEnd(runId)).toBe('success');
+  const tries = (await pool.query('SELECT try_number, state, error FROM weir.task_try WHERE run_id = $1 ORDER BY try_number', [runId])).rows;
+  expect(tries.map((t) => [t.try_number, t.state])).toEqual([[1, 'up_for_retry'], [2, 'success']]);
+  expect(tries[0].error).toMatch(/^try lost: no heartbeat from /);
+  await bystander.stop();
+  await rescuer.stop();
 });

@@ -15,13 +15,20 @@ interface WaitingRow {
   on_queue: number;
   with_dag: number;
   broken_errors: string[];
+  /** Running tries (`task on host:pid`) whose worker is gone. */
+  orphaned: string[];
 }
 
 /** One line saying why the run's queued tries wait, or undefined when nothing waits for a worker. */
 export async function waitingReason(pool: pg.Pool, runId: string): Promise<string | undefined> {
   const { rows } = await pool.query<WaitingRow>(sql('run_waiting'), [runId]);
   const w = rows[0];
-  if (!w || !w.ready) return undefined;
+  if (!w) return undefined;
+  // A try whose worker died is reaped (and retried) by a live worker that has its DAG.
+  if (w.orphaned.length && !w.with_dag) {
+    return `${w.orphaned.join(', ')}: that worker is gone and no live worker has DAG ${w.dag_id} to retry it (${w.alive} worker(s) alive); it is retried as soon as one has it`;
+  }
+  if (!w.ready) return undefined;
   if (!w.alive) return 'waiting for a worker: start one with `npx weir worker` (no live worker)';
   if (!w.on_queue) return `waiting for a worker on queue ${w.queue}: ${w.alive} worker(s) alive, none works that queue`;
   if (!w.with_dag) {

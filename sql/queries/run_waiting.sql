@@ -1,7 +1,8 @@
 -- run_waiting: why a run's ready tries are not running: how many of its task instances
 -- wait for a worker (queued or handed back), how many live workers there are, how many of
--- them have its DAG loaded, and the errors of live workers on which its DAG file is broken.
--- $1 run_id
+-- them have its DAG loaded, and the errors of live workers on which its DAG file is broken;
+-- and its running tries whose worker is gone (they wait for a worker with the DAG to reap
+-- them). $1 run_id
 WITH run AS (
   SELECT run_id, dag_id, dag_file, queue FROM weir.dag_run WHERE run_id = $1
 ), live AS (
@@ -18,4 +19,11 @@ SELECT
   ARRAY(
     SELECT DISTINCT b->>'error' FROM live, run, jsonb_array_elements(live.broken) b
     WHERE b->>'file' = run.dag_file
-  ) AS broken_errors
+  ) AS broken_errors,
+  ARRAY(
+    SELECT ti.task_id || ' on ' || ti.hostname FROM weir.task_instance ti, run
+    WHERE ti.run_id = run.run_id AND ti.state = 'running'
+      AND NOT EXISTS (SELECT 1 FROM live WHERE live.hostname || ':' || live.pid = ti.hostname)
+      AND EXISTS (SELECT 1 FROM weir.worker w WHERE w.hostname || ':' || w.pid = ti.hostname)
+    ORDER BY ti.task_id
+  ) AS orphaned
