@@ -414,7 +414,7 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
       const loaded = await session.dags();
       for (const [file, errors] of loaded.broken) logger.error({ file, errors }, 'broken DAG file skipped');
       const engine = await session.engine({ supervise: true, bossMax: 6 });
-      await reportConnectionBudget(engine.pool, 'worker', { pool: engine.pool.options.max ?? 10, 'pg-boss': 6, LISTEN: 1 });
+      await reportConnectionBudget(engine.pool, 'worker', { pool: engine.pool.options.max ?? 10, 'pg-boss': 6, LISTEN: 1, heartbeat: 1 });
       const worker = new Worker(engine, loaded, { concurrency: opts.concurrency, queue: opts.queue });
       const { Alerter } = await import('../worker/alerter.ts');
       const alerter = new Alerter(engine.boss);

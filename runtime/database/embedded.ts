@@ -188,7 +188,7 @@ async function withLock<T>(lockDir: string, fn: () => Promise<T>): Promise<T> {
  * Find the embedded server for `home`, or initialise and start it. Safe to call
  * from many processes at once.
  */
-export async function ensureEmbeddedPostgres(home: string): Promise<EmbeddedServer> {
+export async function ensureEmbeddedPostgres(home: string, settings: { maxConnections?: number } = {}): Promise<EmbeddedServer> {
   const pgHome = path.join(home, 'pg');
   const dataDir = path.join(pgHome, 'data');
   const running = readPidFile(dataDir);
@@ -217,7 +217,7 @@ export async function ensureEmbeddedPostgres(home: string): Promise<EmbeddedServ
       `-p ${port}`,
       '-c listen_addresses=127.0.0.1',
       `-k ${pgHome}`,
-      '-c max_connections=200',
+      `-c max_connections=${settings.maxConnections ?? 200}`,
       '-c shared_buffers=128MB',
     ].join(' ');
     // pg_ctl daemonises the server, so it survives this process; -w waits until it accepts connections.

@@ -6,6 +6,7 @@
  * follow their retries.
  */
 import os from 'node:os';
+import pg from 'pg';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { LoadedDags } from '../loader/loader.ts';
@@ -37,15 +38,22 @@ export interface ReaperOptions {
 
 export class Reaper {
   private timers: NodeJS.Timeout[] = [];
+  /**
+   * Heartbeats go over a connection of their own, opened at start: when the server runs
+   * out of connections, the pool's queries wait and retry, but a try whose heartbeats
+   * stopped for WEIR_TASK_LOST_AFTER_MS would be declared lost and run again elsewhere.
+   */
+  private client: pg.Client | undefined;
 
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: Engine & { url: string },
     private readonly dags: LoadedDags,
     private readonly options: ReaperOptions,
     private readonly inFlight: () => HeartbeatEntry[],
   ) {}
 
   async start(): Promise<void> {
+    await this.connect().catch((err) => logger.warn({ err: toError(err).message }, 'no connection of its own for heartbeats yet; using the pool'));
     await this.register();
     this.timers.push(setInterval(() => void this.heartbeat(), this.options.heartbeatIntervalMs));
     this.timers.push(setInterval(() => void this.reapLostTries(), this.options.reapIntervalMs));
@@ -63,12 +71,30 @@ export class Reaper {
     ]);
   }
 
+  private async connect(): Promise<pg.Client> {
+    const client = new pg.Client({ connectionString: this.engine.url, application_name: 'weir-heartbeat' });
+    client.on('error', (err) => {
+      logger.warn({ err: toError(err).message }, 'the heartbeat connection was lost; it is opened again at the next heartbeat');
+      if (this.client === client) this.client = undefined;
+    });
+    await client.connect();
+    this.client = client;
+    return client;
+  }
+
   async heartbeat(): Promise<void> {
     const entries = this.inFlight();
+    const values = [entries.map((e) => e.runId), entries.map((e) => e.taskId), entries.map((e) => e.tryNumber), this.options.workerId];
     try {
-      const { rows } = await this.engine.pool.query<{ run_id: string; task_id: string; try_number: number }>(sql('heartbeat'), [
-        entries.map((e) => e.runId), entries.map((e) => e.taskId), entries.map((e) => e.tryNumber), this.options.workerId,
-      ]);
+      let result: pg.QueryResult<{ run_id: string; task_id: string; try_number: number }>;
+      try {
+        result = await (this.client ?? (await this.connect())).query(sql('heartbeat'), values);
+      } catch (err) {
+        this.client?.end().catch(() => {});
+        this.client = undefined;
+        result = await this.engine.pool.query(sql('heartbeat'), values);
+      }
+      const { rows } = result;
       const alive = new Set(rows.map((r) => `${r.run_id}\u0000${r.task_id}\u0000${r.try_number}`));
       for (const e of entries) {
         // Not running any more (cancelled, cleared, declared lost): stop it so it never runs twice at once.
@@ -110,6 +136,11 @@ export class Reaper {
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    await this.engine.pool.query(sql('unregister_worker'), [this.options.workerId]);
+    try {
+      await this.engine.pool.query(sql('unregister_worker'), [this.options.workerId]);
+    } finally {
+      await this.client?.end().catch(() => {});
+      this.client = undefined;
+    }
   }
 }
