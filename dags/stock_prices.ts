@@ -17,7 +17,7 @@ import { createTwelveDataClient } from '../tasks/twelve-data.ts';
 import { cleanDailyBars } from '../tasks/clean.ts';
 import { applySqlFile, sqlFile, upsertRows, withConnection } from '../tasks/postgres.ts';
 import { runSqlCheck } from '../tasks/checks.ts';
-import { sendThresholdAlert } from '../tasks/email-alert.ts';
+import { thresholdAlertEmail } from '../tasks/email-alert.ts';
 
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date as YYYY-MM-DD');
 
@@ -117,7 +117,8 @@ d.task({ id: 'email_alert', upstream: [threshold_check], retries: 5, description
     const { rows } = await pool.query(sqlFile('warehouse/recent_prices.sql'), [check.symbol, check.start_date, check.end_date, 10]);
     return rows.map((r) => ({ date: String(r.date), open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) }));
   });
-  const sent = await sendThresholdAlert({
+  // Queued with this task's success and sent by a worker's alerter: an SMTP outage delays the alert, never drops it.
+  const email = thresholdAlertEmail({
     to: ctx.params.recipients,
     symbol: check.symbol,
     startDate: check.start_date,
@@ -130,8 +131,9 @@ d.task({ id: 'email_alert', upstream: [threshold_check], retries: 5, description
     runId: ctx.runId,
     checkName: 'average_price',
   });
-  ctx.log.info('alert sent', { transport: sent.transport, files: sent.files });
-  return { ...sent, to: ctx.params.recipients };
+  ctx.queueEmail(email);
+  ctx.log.info('alert queued', { subject: email.subject });
+  return { queued: true, subject: email.subject, to: ctx.params.recipients };
 });
 
 export default d;

@@ -11,6 +11,7 @@ export type {
   TaskRef,
   OutputOf,
   LogLine,
+  QueuedEmail,
 } from './authoring/dag.ts';
 export { NonRetryableError, SkipTask, WeirError } from './errors.ts';
 export { TriggerRule, TaskState, RunState } from './states.ts';

@@ -8,7 +8,8 @@
  * const email_alert = d.task({ id: 'email_alert', upstream: [check] }, async (ctx) => {
  *   const c = ctx.output(check);
  *   if (!c.breached) throw new SkipTask('within bounds');
- *   return sendThresholdAlert({ to: ctx.params.recipients, symbol: c.symbol, ... });
+ *   // Queued durably with the task's success; a worker's alerter sends it (SMTP outages delay it).
+ *   ctx.queueEmail(thresholdAlertEmail({ to: ctx.params.recipients, symbol: c.symbol, ... }));
  * });
  * ```
  */
@@ -17,14 +18,10 @@ import type { MailerOptions, SendResult } from '../runtime/mailer.ts';
 import { renderEmail } from '../runtime/templates.ts';
 import { redact } from '../runtime/redact.ts';
 import type { DailyPrice } from './clean.ts';
+import type { QueuedEmail } from '../runtime/authoring/dag.ts';
 
-export interface TemplatedEmail {
-  to: string | string[];
-  subject: string;
-  /** Base name in `templates/`: `<template>.html.njk` and `<template>.txt.njk`. */
-  template: string;
-  context: Record<string, unknown>;
-}
+/** An email from a template: `template` is the base name in `templates/` (`<template>.html.njk` and `.txt.njk`). */
+export type TemplatedEmail = QueuedEmail;
 
 function redactDeep(value: unknown): unknown {
   if (typeof value === 'string') return redact(value);
@@ -59,19 +56,24 @@ export interface ThresholdAlert {
   checkName?: string;
 }
 
-/** Send `templates/threshold-alert` for a breached check. Subject: `[weir] AMZN average price 95.14 below [130, 150]`. */
-export async function sendThresholdAlert(alert: ThresholdAlert, mailer: MailerOptions = {}): Promise<SendResult> {
+/**
+ * The `templates/threshold-alert` email for a breached check, for `ctx.queueEmail`
+ * (sent durably once the task succeeds). Subject: `[weir] AMZN average price 95.14 below [130, 150]`.
+ */
+export function thresholdAlertEmail(alert: ThresholdAlert): TemplatedEmail {
   const direction = alert.min !== null && alert.value < alert.min ? 'below' : 'above';
   const bounds = `[${alert.min ?? '-inf'}, ${alert.max ?? 'inf'}]`;
-  return sendTemplatedEmail(
-    {
-      to: alert.to,
-      subject: `[weir] ${alert.symbol} average price ${alert.value.toFixed(2)} ${direction} ${bounds} (${alert.startDate} to ${alert.endDate})`,
-      template: 'threshold-alert',
-      context: { ...alert, direction, recentPrices: alert.recentPrices ?? [] },
-    },
-    mailer,
-  );
+  return {
+    to: alert.to,
+    subject: `[weir] ${alert.symbol} average price ${alert.value.toFixed(2)} ${direction} ${bounds} (${alert.startDate} to ${alert.endDate})`,
+    template: 'threshold-alert',
+    context: { ...alert, direction, recentPrices: alert.recentPrices ?? [] },
+  };
+}
+
+/** Send the threshold alert now (see thresholdAlertEmail for the durable way from a task). */
+export async function sendThresholdAlert(alert: ThresholdAlert, mailer: MailerOptions = {}): Promise<SendResult> {
+  return sendTemplatedEmail(thresholdAlertEmail(alert), mailer);
 }
 
 export interface TaskFailureAlert {

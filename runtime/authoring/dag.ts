@@ -38,6 +38,17 @@ export interface TaskLogger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
+/**
+ * An email rendered from `templates/<template>.html.njk` and `.txt.njk` with `context`
+ * (values HTML-escaped and secrets masked), as `ctx.queueEmail` takes it.
+ */
+export interface QueuedEmail {
+  to: string | string[];
+  subject: string;
+  template: string;
+  context: Record<string, unknown>;
+}
+
 /** What a task function receives. */
 export interface TaskContext<P = Record<string, unknown>, U extends readonly TaskRef<any, string>[] = readonly TaskRef<any, string>[]> {
   /** Validated run parameters (schema defaults applied). */
@@ -58,6 +69,13 @@ export interface TaskContext<P = Record<string, unknown>, U extends readonly Tas
   readonly signal: AbortSignal;
   /** The stored output of an upstream task, typed by what that task returns. */
   output<T extends U[number]>(task: T): OutputOf<T>;
+  /**
+   * Queue an email (an alert) to be sent once this try succeeds: it is put on weir's
+   * durable alert queue in the same transaction that records the success, and sent by a
+   * worker's alerter, so an SMTP outage delays it (retries with backoff) and never drops
+   * it. A try that fails queues nothing; its retry queues again.
+   */
+  queueEmail(email: QueuedEmail): void;
 }
 
 /** Retry, timeout and alert options of a task; DAG-level `defaultTaskOptions` fill the gaps. */

@@ -51,6 +51,31 @@ export async function runDemo(session: Session, options: DemoOptions): Promise<{
   const queue = `weir_demo_${crypto.randomBytes(4).toString('hex')}`;
   const worker = new Worker(engine, await session.dags(), { queue, concurrency: 4, shutdownGraceMs: 2000 });
   await worker.start();
+  // The threshold alert is queued by its task and sent by an alerter: the demo runs one.
+  const { Alerter } = await import('../worker/alerter.ts');
+  const alerter = new Alerter(engine.boss, { pollingIntervalSeconds: 0.5 });
+  const sentAlerts: { run_id: string; task_id: string; transport: string; files?: { html?: string; eml?: string } }[] = [];
+  const alertArrived = new Set<() => void>();
+  alerter.on('alert:sent', (e: (typeof sentAlerts)[number]) => {
+    sentAlerts.push(e);
+    for (const wake of alertArrived) wake();
+  });
+  await alerter.start();
+  const alertFor = (runId: string, timeoutMs: number) => new Promise<(typeof sentAlerts)[number] | undefined>((resolve) => {
+    const check = () => {
+      const found = sentAlerts.find((a) => a.run_id === runId && a.task_id === 'email_alert');
+      if (!found) return;
+      clearTimeout(timer);
+      alertArrived.delete(check);
+      resolve(found);
+    };
+    const timer = setTimeout(() => {
+      alertArrived.delete(check);
+      resolve(undefined);
+    }, timeoutMs);
+    alertArrived.add(check);
+    check();
+  });
   try {
     const now = new Date();
     const created = await createRun(engine, graph, { runType: 'manual', conf, logicalDate: now, dataIntervalStart: now, dataIntervalEnd: now, queue });
@@ -63,8 +88,8 @@ export async function runDemo(session: Session, options: DemoOptions): Promise<{
     );
     const outputs = Object.fromEntries(rows.map((r) => [r.task_id, r.output]));
     const check = outputs.threshold_check as { value?: number; average?: number; min?: number; max?: number; breached?: boolean } | null;
-    const alert = outputs.email_alert as { files?: { html?: string; eml?: string }; transport?: string; to?: unknown } | null;
     const alertState = rows.find((r) => r.task_id === 'email_alert')?.state;
+    const alert = alertState === 'success' ? await alertFor(created.runId, 20_000) : undefined;
     const lines = [
       '',
       `run ${created.runId}: ${state}`,
@@ -74,8 +99,8 @@ export async function runDemo(session: Session, options: DemoOptions): Promise<{
       const avg = check.value ?? check.average;
       lines.push('', `${String(conf.symbol)} average daily mid price ${conf.start_date} → ${conf.end_date}: ${typeof avg === 'number' ? avg.toFixed(2) : String(avg)} (bounds [${check.min}, ${check.max}]): ${check.breached ? 'OUT OF BOUNDS' : 'within bounds'}`);
     }
-    if (alertState === 'success' && alert) {
-      lines.push(alert.files?.html ? `alert email written: open ${alert.files.html}\n  (raw message: ${alert.files.eml})` : `alert email sent via ${alert.transport ?? 'SMTP'}`);
+    if (alertState === 'success') {
+      lines.push(!alert ? 'alert email queued: it is sent once SMTP accepts it (see `weir worker`)' : alert.files?.html ? `alert email written: open ${alert.files.html}\n  (raw message: ${alert.files.eml})` : `alert email sent via ${alert.transport ?? 'SMTP'}`);
     } else if (alertState === 'skipped') {
       lines.push('no alert: the check passed, so email_alert was skipped');
     }
@@ -87,6 +112,7 @@ export async function runDemo(session: Session, options: DemoOptions): Promise<{
     } else if (state !== 'success') lines.push('', `See what failed: npx weir runs show ${created.runId}`);
     return { state, summary: { run_id: created.runId, state, conf, tasks: rows }, text: lines.join('\n') };
   } finally {
+    await alerter.stop();
     await worker.stop();
     await engine.boss.deleteQueue(queue).catch(() => {});
     await server?.close();

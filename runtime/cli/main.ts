@@ -25,7 +25,7 @@ import { waitingReason } from '../engine/waiting.ts';
 import { table, duration, time, oneLine } from './render.ts';
 import { ensureQueue } from '../queue.ts';
 import { logger } from '../log.ts';
-import type { LogLine } from '../authoring/dag.ts';
+import type { LogLine, QueuedEmail } from '../authoring/dag.ts';
 import { RunState } from '../states.ts';
 
 const WEIR_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -363,6 +363,8 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
         }
       }
       const logs: LogLine[] = [];
+      // Emails the task queues are shown, not sent: nothing leaves `tasks test`.
+      const emails: QueuedEmail[] = [];
       const log = createTaskLogger(MAX_LOG_LINES, (l) => {
         logs.push(l);
         if (!opts.json) process.stderr.write(`${l.level.toUpperCase().padEnd(5)} ${l.msg}${l.fields ? ` ${JSON.stringify(l.fields)}` : ''}\n`);
@@ -372,11 +374,11 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
       const ctx = createTaskContext({
         dagId, runId: `test__${now.toISOString()}`, taskId, params, logicalDate: now, dataIntervalStart: now, dataIntervalEnd: now,
         tryNumber: 1, maxTries: task.retries, timezone: graph.dag.options.timezone ?? 'UTC', upstream: task.upstream,
-        outputs: new Map(Object.entries(outputs)), log, signal: controller.signal,
+        outputs: new Map(Object.entries(outputs)), log, signal: controller.signal, emails,
       });
       const outcome = await runTry(task, ctx, controller);
       const state = outcome.kind;
-      print(Boolean(opts.json), { dag_id: dagId, task_id: taskId, state, output: outcome.kind === 'success' ? outcome.output : null, error: outcome.kind === 'failed' ? outcome.error.message : outcome.kind === 'skipped' ? outcome.message : null, logs }, () =>
+      print(Boolean(opts.json), { dag_id: dagId, task_id: taskId, state, output: outcome.kind === 'success' ? outcome.output : null, error: outcome.kind === 'failed' ? outcome.error.message : outcome.kind === 'skipped' ? outcome.message : null, logs, queued_emails: emails }, () =>
         outcome.kind === 'success' ? `${taskId}: success\n${JSON.stringify(outcome.output, null, 2)}` : outcome.kind === 'skipped' ? `${taskId}: skipped (${outcome.message})` : `${taskId}: failed: ${outcome.error.message}`);
       if (outcome.kind === 'failed') setExit(1);
     });

@@ -16,7 +16,7 @@ import { withTransaction } from './transaction.ts';
 import { retryDelayMs } from './retry-delay.ts';
 import { logger } from '../log.ts';
 import type { TaskState, RunState } from '../states.ts';
-import type { LogLine } from '../authoring/dag.ts';
+import type { LogLine, QueuedEmail } from '../authoring/dag.ts';
 
 export interface Engine {
   pool: pg.Pool;
@@ -248,7 +248,7 @@ async function finishRuns(engine: Engine, client: pg.PoolClient, runs: Map<strin
 }
 
 export type TryOutcome =
-  | { kind: 'success'; output: unknown }
+  | { kind: 'success'; output: unknown; emails?: QueuedEmail[] }
   | { kind: 'skipped'; message: string }
   | { kind: 'failed'; error: Error; retryable: boolean };
 
@@ -329,6 +329,9 @@ export async function endTries(engine: Engine, graphs: Map<string, DagGraph>, it
         results.push({ recorded: true, state, retryInMs: delay });
         continue;
       }
+      if (state === 'success' && item.outcome.kind === 'success' && item.outcome.emails?.length) {
+        await enqueueEmails(engine, client, item, item.outcome.emails);
+      }
       if (state === 'failed' && (graph.dag.options.emailOnFailure ?? true) && graph.dag.options.alertRecipients?.length) {
         await enqueueAlert(engine, client, graph, item, 'task_failure', stored[i]!.error);
       }
@@ -357,6 +360,20 @@ export async function endTry(engine: Engine, graph: DagGraph, input: EndTryInput
 /** First retry delay of an alert whose sending failed (pg-boss doubles it, up to 15 min). Default 30 s. */
 const alertRetryDelayS = () => Math.max(1, Number(process.env.WEIR_ALERT_RETRY_DELAY_S ?? 30) || 30);
 
+const ALERT_RETRY = () => ({ retryLimit: 20, retryDelay: alertRetryDelayS(), retryBackoff: true, retryDelayMax: 900 });
+
+/** Emails a successful try queued (`ctx.queueEmail`), on the alert queue in the transaction that records the success. */
+async function enqueueEmails(engine: Engine, client: pg.PoolClient, item: EndTryInput & { dagId: string }, emails: QueuedEmail[]): Promise<void> {
+  await ensureQueue(engine.boss, ALERT_QUEUE);
+  for (const email of emails) {
+    await engine.boss.send(
+      ALERT_QUEUE,
+      { kind: 'email', dagId: item.dagId, runId: item.runId, taskId: item.taskId, tryNumber: item.tryNumber, email },
+      { db: bossDb(client), ...ALERT_RETRY() },
+    );
+  }
+}
+
 /** Alerts travel through their own queue with retries, so an SMTP outage delays an alert but never drops it. */
 async function enqueueAlert(engine: Engine, client: pg.PoolClient, graph: DagGraph, input: EndTryInput, kind: 'task_failure' | 'task_retry', error: string | null): Promise<void> {
   await ensureQueue(engine.boss, ALERT_QUEUE);
@@ -372,7 +389,7 @@ async function enqueueAlert(engine: Engine, client: pg.PoolClient, graph: DagGra
       logTail: input.logs.slice(-20),
       recipients: graph.dag.options.alertRecipients ?? [],
     },
-    { db: bossDb(client), retryLimit: 20, retryDelay: alertRetryDelayS(), retryBackoff: true, retryDelayMax: 900 },
+    { db: bossDb(client), ...ALERT_RETRY() },
   );
 }
 

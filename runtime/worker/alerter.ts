@@ -1,41 +1,49 @@
 /**
  * The alerter: sends the emails the engine enqueued on the `weir_alert` queue
- * (a task failed for good; optionally, a task will be retried). Alerts travel
+ * (a task failed for good; optionally, a task will be retried; an email a task
+ * queued with `ctx.queueEmail`, such as a threshold alert). Alerts travel
  * through pg-boss with their own retries (up to 20, exponential backoff to 15 min),
  * so an SMTP outage delays an alert but never drops it; a failed send is logged
  * with the SMTP password masked.
  */
+import { EventEmitter } from 'node:events';
 import type { PgBoss } from 'pg-boss';
-import type { LogLine } from '../authoring/dag.ts';
+import type { LogLine, QueuedEmail } from '../authoring/dag.ts';
 import { ALERT_QUEUE, ensureQueue } from '../queue.ts';
 import { logger } from '../log.ts';
 import { toError } from '../errors.ts';
 import { redact } from '../redact.ts';
 
-export interface AlertJob {
-  kind: 'task_failure' | 'task_retry';
-  dagId: string;
-  runId: string;
-  taskId: string;
-  tryNumber: number;
-  error: string | null;
-  logTail: LogLine[];
-  recipients: string[];
-}
+export type AlertJob =
+  | {
+    kind: 'task_failure' | 'task_retry';
+    dagId: string;
+    runId: string;
+    taskId: string;
+    tryNumber: number;
+    error: string | null;
+    logTail: LogLine[];
+    recipients: string[];
+  }
+  | { kind: 'email'; dagId: string; runId: string; taskId: string; tryNumber: number; email: QueuedEmail };
 
-export class Alerter {
+/** Emits `alert:sent` ({ kind, dag_id, run_id, task_id, transport, files }) for each alert sent. */
+export class Alerter extends EventEmitter {
   private workId: string | undefined;
 
-  constructor(private readonly boss: PgBoss) {}
+  /** `pollingIntervalSeconds`: how often to look for alerts between notifications. Default 2. */
+  constructor(private readonly boss: PgBoss, private readonly options: { pollingIntervalSeconds?: number } = {}) {
+    super();
+  }
 
   async start(): Promise<void> {
     await ensureQueue(this.boss, ALERT_QUEUE);
     // Loaded lazily: nodemailer and the template engine are only needed once an alert exists.
-    const { sendTaskFailureAlert } = await import('../../tasks/email-alert.ts');
-    this.workId = await this.boss.work<AlertJob>(ALERT_QUEUE, { batchSize: 1, pollingIntervalSeconds: 2 }, async ([job]) => {
+    const { sendTaskFailureAlert, sendTemplatedEmail } = await import('../../tasks/email-alert.ts');
+    this.workId = await this.boss.work<AlertJob>(ALERT_QUEUE, { batchSize: 1, pollingIntervalSeconds: this.options.pollingIntervalSeconds ?? 2 }, async ([job]) => {
       const a = job!.data;
       try {
-        const sent = await sendTaskFailureAlert({
+        const sent = a.kind === 'email' ? await sendTemplatedEmail(a.email) : await sendTaskFailureAlert({
           to: a.recipients,
           dagId: a.dagId,
           runId: a.runId,
@@ -45,6 +53,7 @@ export class Alerter {
           logTail: a.logTail.map((l) => `${l.ts} ${l.level.toUpperCase()} ${l.msg}`),
         });
         logger.info({ dag_id: a.dagId, run_id: a.runId, task_id: a.taskId, transport: sent.transport, files: sent.files }, 'alert sent');
+        this.emit('alert:sent', { kind: a.kind, dag_id: a.dagId, run_id: a.runId, task_id: a.taskId, transport: sent.transport, files: sent.files });
       } catch (err) {
         logger.warn({ dag_id: a.dagId, run_id: a.runId, task_id: a.taskId, err: redact(toError(err).message) }, 'sending an alert failed; pg-boss retries it');
         throw err;

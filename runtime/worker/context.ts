@@ -3,7 +3,7 @@
  * with the try that wrote them.
  */
 import { DateTime } from 'luxon';
-import type { LogLine, TaskContext, TaskLogger, TaskRef } from '../authoring/dag.ts';
+import type { LogLine, QueuedEmail, TaskContext, TaskLogger, TaskRef } from '../authoring/dag.ts';
 import { NonRetryableError } from '../errors.ts';
 import { redact } from '../redact.ts';
 import { toStorableJson, toStorableText } from '../storable.ts';
@@ -47,6 +47,8 @@ export interface ContextInput {
   outputs: Map<string, unknown>;
   log: TaskLogger;
   signal: AbortSignal;
+  /** Where `ctx.queueEmail` puts emails; they go with the try's success. */
+  emails: QueuedEmail[];
 }
 
 export function createTaskContext(input: ContextInput): TaskContext<any, any> {
@@ -72,6 +74,10 @@ export function createTaskContext(input: ContextInput): TaskContext<any, any> {
         throw new NonRetryableError(`task "${input.taskId}" read the output of "${id}", but "${id}" did not succeed in this run (skipped or failed upstream)`);
       }
       return input.outputs.get(id) as never;
+    },
+    queueEmail(email: QueuedEmail) {
+      // A JSON snapshot: it crosses from the isolate and is stored on the alert queue as JSON.
+      input.emails.push(JSON.parse(JSON.stringify(email)) as QueuedEmail);
     },
   };
 }

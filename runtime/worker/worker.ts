@@ -17,7 +17,7 @@ import { EventEmitter } from 'node:events';
 import type { PgBoss, Job } from 'pg-boss';
 import type { LoadedDags } from '../loader/loader.ts';
 import { dagModuleUrl } from '../loader/loader.ts';
-import type { LogLine } from '../authoring/dag.ts';
+import type { LogLine, QueuedEmail } from '../authoring/dag.ts';
 import type { Engine, EndTryResult, LocallyClaimed, TryOutcome } from '../engine/runs.ts';
 import type { DagGraph } from '../loader/graph.ts';
 import { sql } from '../database/sql.ts';
@@ -435,8 +435,9 @@ export class Worker extends EventEmitter {
   }
 
   /** Opt-out (`isolation: 'inline'`), and DAGs built in code rather than loaded from a file. */
-  private runInline(graph: DagGraph, row: ClaimedRow, outputs: Map<string, unknown>, controller: AbortController, onLog: (line: LogLine) => void): Promise<TryOutcome> {
+  private async runInline(graph: DagGraph, row: ClaimedRow, outputs: Map<string, unknown>, controller: AbortController, onLog: (line: LogLine) => void): Promise<TryOutcome> {
     const task = graph.tasks.get(row.task_id)!;
+    const emails: QueuedEmail[] = [];
     const ctx = createTaskContext({
       dagId: row.dag_id,
       runId: row.run_id,
@@ -452,8 +453,10 @@ export class Worker extends EventEmitter {
       outputs,
       log: createTaskLogger(MAX_LOG_LINES, onLog),
       signal: controller.signal,
+      emails,
     });
-    return runTry(task, ctx, controller);
+    const outcome = await runTry(task, ctx, controller);
+    return outcome.kind === 'success' ? { ...outcome, emails } : outcome;
   }
 
   private afterEnd(row: ClaimedRow, outcome: TryOutcome, result: EndTryResult): void {
