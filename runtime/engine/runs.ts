@@ -360,7 +360,11 @@ export async function endTry(engine: Engine, graph: DagGraph, input: EndTryInput
 /** First retry delay of an alert whose sending failed (pg-boss doubles it, up to 15 min). Default 30 s. */
 const alertRetryDelayS = () => Math.max(1, Number(process.env.WEIR_ALERT_RETRY_DELAY_S ?? 30) || 30);
 
-const ALERT_RETRY = () => ({ retryLimit: 20, retryDelay: alertRetryDelayS(), retryBackoff: true, retryDelayMax: 900 });
+/**
+ * Alerts are retried with backoff up to 15 minutes between tries, 1,000 times: about ten
+ * days of outage before pg-boss would give up on one (each failed send is logged).
+ */
+const ALERT_RETRY = () => ({ retryLimit: 1000, retryDelay: alertRetryDelayS(), retryBackoff: true, retryDelayMax: 900 });
 
 /** Emails a successful try queued (`ctx.queueEmail`), on the alert queue in the transaction that records the success. */
 async function enqueueEmails(engine: Engine, client: pg.PoolClient, item: EndTryInput & { dagId: string }, emails: QueuedEmail[]): Promise<void> {

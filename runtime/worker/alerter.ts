@@ -2,7 +2,7 @@
  * The alerter: sends the emails the engine enqueued on the `weir_alert` queue
  * (a task failed for good; optionally, a task will be retried; an email a task
  * queued with `ctx.queueEmail`, such as a threshold alert). Alerts travel
- * through pg-boss with their own retries (up to 20, exponential backoff to 15 min),
+ * through pg-boss with their own retries (exponential backoff to 15 min, for about ten days),
  * so an SMTP outage delays an alert but never drops it; a failed send is logged
  * with the SMTP password masked.
  */
