@@ -348,7 +348,7 @@ export async function endTries(engine: Engine, graphs: Map<string, DagGraph>, it
   });
 }
 
-/** Retry options of a task that is no longer in its DAG file (it fails non-retryably; never used for a delay). */
+/** Retry options of a task that is no longer in its DAG file (used when the reaper ends such a task's lost try). */
 const DEFAULT_RETRY = { retryDelayMs: 1000, retryExponentialBackoff: false, maxRetryDelayMs: 3_600_000 };
 
 /** Record the end of one try (see endTries). */

@@ -11,6 +11,7 @@ import { endTries, type Engine, type EndTryResult, type EndTriesResult, type Loc
 import { logger } from '../log.ts';
 import { toError } from '../errors.ts';
 import { sql } from '../database/sql.ts';
+import { isDataError, retryTransient } from '../database/transient.ts';
 
 /** What the batcher needs of a claimed try. */
 export interface EndingTry {
@@ -42,12 +43,6 @@ export interface EndBatcherHooks {
   onClaimed(claimed: LocallyClaimed, base: EndingTry, knownOutputs: Map<string, unknown>): void;
   /** False once the worker is stopped for good (no more retrying). */
   alive(): boolean;
-}
-
-/** PostgreSQL's class 22 (data exception): retrying the same values cannot succeed. */
-function isDataError(err: unknown): boolean {
-  const code = (err as { code?: unknown })?.code;
-  return typeof code === 'string' && code.startsWith('22');
 }
 
 export class EndBatcher {
@@ -85,27 +80,17 @@ export class EndBatcher {
         this.hooks.reserve(capacity);
         let outcome: EndTriesResult | undefined;
         try {
-          for (let attempt = 0; ; attempt++) {
-            try {
-              outcome = await endTries(
-                this.engine,
-                this.dags.dags,
-                batch.map((b) => ({
-                  dagId: b.row.dag_id, runId: b.row.run_id, taskId: b.row.task_id, tryNumber: b.row.try_number,
-                  maxTries: b.row.max_tries, queue: b.row.queue, outcome: b.outcome, logs: b.logs,
-                })),
-                capacity > 0 ? { capacity, hostname: this.hooks.hostname } : undefined,
-              );
-              break;
-            } catch (err) {
-              if (isDataError(err)) throw err;
-              // A database restart (or a deadlock with another worker) must not lose finished tries:
-              // retry for a while; if it still fails, their heartbeats stop and they are declared lost.
-              if (attempt >= 20 || !this.hooks.alive()) throw err;
-              logger.warn({ tries: batch.length, err: toError(err).message }, 'recording the end of tries failed; retrying');
-              await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 5000)));
-            }
-          }
+          // A database restart (or a deadlock with another worker) must not lose finished tries:
+          // retry for a while; if it still fails, their heartbeats stop and they are declared lost.
+          outcome = await retryTransient('record the end of tries', () => endTries(
+            this.engine,
+            this.dags.dags,
+            batch.map((b) => ({
+              dagId: b.row.dag_id, runId: b.row.run_id, taskId: b.row.task_id, tryNumber: b.row.try_number,
+              maxTries: b.row.max_tries, queue: b.row.queue, outcome: b.outcome, logs: b.logs,
+            })),
+            capacity > 0 ? { capacity, hostname: this.hooks.hostname } : undefined,
+          ), { attempts: 21, retryable: (err) => !isDataError(err), keepGoing: this.hooks.alive });
         } catch (err) {
           if (isDataError(err)) {
             // A value PostgreSQL refuses (storable.ts should have caught it) fails only its own try:

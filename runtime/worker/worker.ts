@@ -207,7 +207,6 @@ export class Worker extends EventEmitter {
   private async onDagsChanged(): Promise<void> {
     if (this.state !== 'running') return;
     await this.reaper.register().catch((err) => logger.warn({ err: toError(err).message }, 'updating the worker registry failed'));
-    this.emit('dags:changed');
     this.signalAdopt();
   }
 
@@ -369,10 +368,10 @@ export class Worker extends EventEmitter {
     const scope = { dag_id: row.dag_id, run_id: row.run_id, task_id: row.task_id, try_number: row.try_number };
     const graph = this.dags.dags.get(row.dag_id);
     const key = { runId: row.run_id, taskId: row.task_id, tryNumber: row.try_number };
+    // Lines arrive redacted and storable (createTaskLogger, in the isolate or inline).
     const onLog = (line: LogLine) => {
-      const safe = { ...line, msg: redact(line.msg) };
-      logger.debug({ ...scope, ...line.fields }, safe.msg);
-      this.logs.add(key, safe);
+      logger.debug({ ...scope, ...line.fields }, line.msg);
+      this.logs.add(key, line);
     };
     this.emit('task:start', scope);
     let outcome: TryOutcome;
