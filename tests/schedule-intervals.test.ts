@@ -5,14 +5,17 @@
  */
 import { DateTime } from 'luxon';
 import {
-  parseTimetable, firstInterval, nextInterval, dueIntervals, intervalsBetween, intervalBoundsBetween,
-  nextRuns, manualInterval, scheduledRunId, benchIntervals, type CronTimetable, type DataInterval,
+  parseTimetable, dueIntervals, intervalsBetween, nextRuns, scheduledRunId, type CronTimetable, type DataInterval,
+  type Timetable,
 } from '../runtime/schedule/timetable.ts';
 import { InputError } from '../runtime/errors.ts';
 
 const utc = (iso: string) => DateTime.fromISO(iso, { zone: 'UTC' });
 const iso = (d: DateTime) => d.toUTC().toISO();
 const starts = (list: DataInterval[]) => list.map((i) => iso(i.start));
+const FAR = utc('2100-01-01');
+/** The first interval the scheduler creates after `after` (catchup on, as if that run existed). */
+const following = (tt: Timetable, after: DateTime) => dueIntervals(tt, { now: FAR, lastLogicalDate: after, catchup: true, limit: 1 })[0];
 
 describe('parseTimetable', () => {
   test('presets expand to cron; null, empty or absent means manual only', () => {
@@ -58,14 +61,14 @@ describe('intervals', () => {
   const daily = parseTimetable({ schedule: '@daily', startDate: '2024-01-01', catchup: true });
 
   test('a daily run covers [day, next day); logical date = start; created at the end', () => {
-    const first = firstInterval(daily)!;
+    const first = dueIntervals(daily, { now: FAR, limit: 1 })[0]!;
     expect([iso(first.logicalDate), iso(first.start), iso(first.end), iso(first.runAfter)]).toEqual([
       '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z', '2024-01-02T00:00:00.000Z', '2024-01-02T00:00:00.000Z',
     ]);
-    expect(iso(nextInterval(daily, first.logicalDate)!.start)).toBe('2024-01-02T00:00:00.000Z');
+    expect(iso(following(daily, first.logicalDate)!.start)).toBe('2024-01-02T00:00:00.000Z');
     // An `after` between fire times (e.g. the schedule changed) continues at the next fire time.
-    expect(iso(nextInterval(daily, utc('2024-01-05T13:00'))!.start)).toBe('2024-01-06T00:00:00.000Z');
-    expect(iso(nextInterval(daily, utc('2023-06-01'))!.start)).toBe('2024-01-01T00:00:00.000Z');
+    expect(iso(following(daily, utc('2024-01-05T13:00'))!.start)).toBe('2024-01-06T00:00:00.000Z');
+    expect(iso(following(daily, utc('2023-06-01'))!.start)).toBe('2024-01-01T00:00:00.000Z');
   });
 
   test('every preset: consecutive fire times in UTC', () => {
@@ -109,8 +112,8 @@ describe('intervals', () => {
   test('startDate off a fire time starts at the next one; endDate is the last interval start', () => {
     const t = parseTimetable({ schedule: '0 6 * * *', startDate: '2024-01-01T10:00', endDate: '2024-01-03T06:00', catchup: true });
     expect(starts(dueIntervals(t, { now: utc('2024-02-01') }))).toEqual(['2024-01-02T06:00:00.000Z', '2024-01-03T06:00:00.000Z']);
-    expect(iso(firstInterval(t)!.start)).toBe('2024-01-02T06:00:00.000Z');
-    expect(nextInterval(t, utc('2024-01-03T06:00'))).toBeUndefined();
+    expect(iso(dueIntervals(t, { now: FAR, limit: 1 })[0]!.start)).toBe('2024-01-02T06:00:00.000Z');
+    expect(following(t, utc('2024-01-03T06:00'))).toBeUndefined();
     // catchup off after endDate: the final interval is still created, once.
     const off = parseTimetable({ schedule: '0 6 * * *', startDate: '2024-01-01T10:00', endDate: '2024-01-03T06:00' });
     expect(starts(dueIntervals(off, { now: utc('2024-02-01') }))).toEqual(['2024-01-03T06:00:00.000Z']);
@@ -127,12 +130,9 @@ describe('intervals', () => {
     expect(intervalsBetween(once, utc('2025-01-01'), utc('2025-12-31'))).toHaveLength(0);
   });
 
-  test('manual DAGs have no scheduled intervals; a manual run covers [now, now]', () => {
+  test('manual DAGs have no scheduled intervals', () => {
     const manual = parseTimetable({});
     expect([dueIntervals(manual, { now: utc('2024-01-01') }), intervalsBetween(manual, utc('2024-01-01'), utc('2025-01-01')), nextRuns(manual, utc('2024-01-01'), 3)]).toEqual([[], [], []]);
-    const now = utc('2024-07-04T10:11:12.345');
-    const m = manualInterval(now);
-    expect([m.logicalDate, m.start, m.end, m.runAfter].map((d) => +d)).toEqual([+now, +now, +now, +now]);
   });
 });
 
@@ -145,22 +145,23 @@ describe('backfill ranges', () => {
     expect(intervalsBetween(hourly, utc('2024-01-01T10:01'), utc('2024-01-01T10:59'))).toEqual([]);
   });
 
-  test('the interval chain agrees with nextInterval, step by step', () => {
+  test('the backfill chain agrees with what the scheduler creates next, step by step', () => {
     const t = parseTimetable({ schedule: '15 */6 * * 1-5', timezone: 'America/New_York', startDate: '2024-01-01' });
     const range = intervalsBetween(t, DateTime.fromISO('2024-03-01', { zone: 'America/New_York' }), DateTime.fromISO('2024-03-31', { zone: 'America/New_York' }));
-    for (let i = 1; i < range.length; i++) expect(+nextInterval(t, range[i - 1]!.logicalDate)!.start).toBe(+range[i]!.start);
+    expect(range.length).toBeGreaterThan(20);
+    for (let i = 1; i < range.length; i++) expect(+following(t, range[i - 1]!.logicalDate)!.start).toBe(+range[i]!.start);
   });
 
-  test('10,000 intervals well under a second (the 10,000-run backfill benchmark needs < 10 s overall)', () => {
+  // How fast is the benchmark's business (bench/run.ts, `backfill_10k_runs_ms`); this checks the chain.
+  test('10,000 consecutive intervals share their boundaries, none missing or doubled', () => {
     for (const [schedule, zone] of [['@hourly', 'UTC'], ['*/5 * * * *', 'Europe/Berlin'], ['30 2 * * *', 'America/New_York']] as const) {
-      const { intervals, elapsedMs } = benchIntervals(10_000, schedule, zone);
+      const t = parseTimetable({ schedule, timezone: zone, startDate: '2020-01-01' });
+      const intervals = intervalsBetween(t, t.startDate!, FAR, { limit: 10_000 });
       expect(intervals).toHaveLength(10_000);
-      expect(elapsedMs).toBeLessThan(1_000);
       for (let i = 1; i < intervals.length; i++) expect(+intervals[i]!.start).toBe(+intervals[i - 1]!.end);
     }
-    const t = parseTimetable({ schedule: '* * * * *' }) as CronTimetable;
-    const bounds = intervalBoundsBetween(t, Date.UTC(2024, 0, 1), Date.UTC(2025, 0, 1), 10_000);
-    expect([bounds.length, bounds[0], bounds[19_999]]).toEqual([20_000, Date.UTC(2024, 0, 1), Date.UTC(2024, 0, 1) + 10_000 * 60_000]);
+    const minutes = intervalsBetween(parseTimetable({ schedule: '* * * * *' }), utc('2024-01-01'), utc('2025-01-01'), { limit: 10_000 });
+    expect([minutes.length, +minutes[0]!.start, +minutes[9_999]!.end]).toEqual([10_000, Date.UTC(2024, 0, 1), Date.UTC(2024, 0, 1) + 10_000 * 60_000]);
   });
 });
 

@@ -254,29 +254,6 @@ function onceInterval(tt: OnceTimetable): DataInterval {
   return { logicalDate: s, start: s, end: s, runAfter: s };
 }
 
-/**
- * The first interval of the timetable: for a cron, the one starting at the first fire
- * time at or after startDate; for `@once`, [startDate, startDate]. Undefined for
- * manual DAGs, a cron without startDate, or an endDate before the first fire time.
- */
-export function firstInterval(tt: Timetable): DataInterval | undefined {
-  if (tt.kind === 'once') return onceInterval(tt);
-  if (tt.kind === 'manual' || !tt.startDate) return undefined;
-  return intervalFrom(tt, fireAtOrAfter(tt, tt.startDate.toMillis()));
-}
-
-/**
- * The first interval whose logical date is strictly after `after` (typically the
- * logical date of the latest scheduled run), never starting before startDate nor
- * after endDate. Undefined when the schedule has no further interval.
- */
-export function nextInterval(tt: Timetable, after: DateTime): DataInterval | undefined {
-  if (tt.kind === 'manual') return undefined;
-  if (tt.kind === 'once') return tt.startDate > after ? onceInterval(tt) : undefined;
-  const fromMs = Math.max(after.toMillis() + 1, tt.startDate?.toMillis() ?? -Infinity);
-  return intervalFrom(tt, fireAtOrAfter(tt, fromMs));
-}
-
 export interface DueOptions {
   /** Logical date of the latest scheduled (or backfill) run; nothing at or before it is returned. */
   lastLogicalDate?: DateTime;
@@ -351,33 +328,6 @@ export function intervalsBetween(tt: Timetable, from: DateTime, to: DateTime, op
   return out;
 }
 
-/**
- * The bare [start, end) epoch-millisecond pairs of {@link intervalsBetween}, with no
- * DateTime objects: for benchmarks and bulk inserts. `count` pairs at most.
- */
-export function intervalBoundsBetween(tt: CronTimetable, fromMs: number, toMs: number, count = Infinity): Float64Array {
-  const bounds: number[] = [];
-  for (const [startMs, endMs] of firePairs(tt, fromMs)) {
-    if (startMs > toMs) break;
-    bounds.push(startMs, endMs);
-    if (bounds.length / 2 >= count) break;
-  }
-  return Float64Array.from(bounds);
-}
-
-/**
- * Benchmark hook: compute `count` consecutive backfill intervals of `schedule`
- * (default `@hourly`, UTC) starting 2020-01-01, as full DataIntervals. Returns them
- * with the elapsed milliseconds.
- */
-export function benchIntervals(count = 10_000, schedule = '@hourly', timezone = 'UTC'): { intervals: DataInterval[]; elapsedMs: number } {
-  const t0 = performance.now();
-  const tt = parseTimetable({ schedule, timezone, startDate: '2020-01-01' });
-  const from = tt.startDate!;
-  const intervals = intervalsBetween(tt, from, DateTime.fromMillis(8.64e15), { limit: count });
-  return { intervals, elapsedMs: performance.now() - t0 };
-}
-
 /** One upcoming run for `weir dags next`. */
 export interface UpcomingRun extends DataInterval {
   /** ISO strings of the same instants in the DAG's zone and in UTC. */
@@ -414,11 +364,6 @@ export function nextRuns(tt: Timetable, now: DateTime, n: number, lastLogicalDat
 function withIso(i: DataInterval): UpcomingRun {
   const fmt = (f: (d: DateTime) => string) => ({ logicalDate: f(i.logicalDate), start: f(i.start), end: f(i.end), runAfter: f(i.runAfter) });
   return { ...i, iso: { local: fmt((d) => d.toISO()!), utc: fmt((d) => d.toUTC().toISO()!) } };
-}
-
-/** A manual run's interval: logical date = now, interval [now, now]. */
-export function manualInterval(now: DateTime): DataInterval {
-  return { logicalDate: now, start: now, end: now, runAfter: now };
 }
 
 /**
