@@ -92,7 +92,7 @@ export async function benchEngine(): Promise<Record<string, number>> {
   const url = await freshDatabase(server.url, dbName);
   const db = await openDatabaseUrl(url, { migrate: true });
   const boss = await startBoss(url);
-  const engine: Engine & { url: string } = { pool: db.pool, boss, url };
+  const engine: Engine & { url: string } = { pool: db.pool, boss, alertRetryDelayS: 30, url };
   const loaded = await loadDagsFolder(path.join(here, 'dags'));
   const linear = loaded.dags.get('bench_linear')!;
   const fanout = loaded.dags.get('bench_fanout')!;
@@ -187,7 +187,7 @@ export async function benchEngine(): Promise<Record<string, number>> {
     log(`tick -> first task p50 ${results.scheduler_tick_to_first_task_p50_ms} ms`);
 
     log('backfill: 10,000 hourly runs');
-    const session = new Session({ databaseUrl: url, dagsFolder: path.join(here, 'dags'), smtpUrl: undefined, mailFrom: 'weir@localhost', home });
+    const session = new Session({ databaseUrl: url, dagsFolder: path.join(here, 'dags'), smtpUrl: undefined, mailFrom: 'weir@localhost', home, alertRetryDelayS: 30 });
     const backfills: number[] = [];
     for (let r = 0; r < 3; r++) {
       // A fresh range each round (no deletes racing the worker): 10,000 hours from 2000 + 2r years.

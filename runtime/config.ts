@@ -17,6 +17,8 @@ export interface ResolvedConfig {
   mailFrom: string;
   /** weir's own folder (embedded database, outbox, caches). Default `./.weir`. */
   home: string;
+  /** First retry delay of an alert whose sending failed (pg-boss doubles it, up to 15 min). Default 30 s. */
+  alertRetryDelayS: number;
 }
 
 const EnvSchema = z.object({
@@ -26,6 +28,7 @@ const EnvSchema = z.object({
   WEIR_MAIL_FROM: z.string().min(3).optional(),
   WEIR_HOME: z.string().min(1).optional(),
   WEIR_LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
+  WEIR_ALERT_RETRY_DELAY_S: z.coerce.number({ message: 'must be a number of seconds' }).int('must be a whole number of seconds').min(1, 'must be at least 1 (second)').optional(),
 });
 
 let dotenvLoaded = false;
@@ -53,6 +56,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     smtpUrl: e.WEIR_SMTP_URL,
     mailFrom: e.WEIR_MAIL_FROM ?? 'weir@localhost',
     home: path.resolve(cwd, e.WEIR_HOME ?? '.weir'),
+    alertRetryDelayS: e.WEIR_ALERT_RETRY_DELAY_S ?? 30,
   };
 }
 

@@ -10,6 +10,8 @@ export const RunState = {
 } as const;
 export type RunState = (typeof RunState)[keyof typeof RunState];
 export const RUN_FINISHED: ReadonlySet<RunState> = new Set([RunState.success, RunState.failed]);
+/** Runs that hold a slot under maxActiveRuns once admitted, and that a cancel can still end. */
+export const RUN_UNFINISHED: ReadonlySet<RunState> = new Set([RunState.queued, RunState.running]);
 
 export const TaskState = {
   none: 'none',
@@ -32,6 +34,17 @@ export const TASK_FINISHED: ReadonlySet<TaskState> = new Set([
 ]);
 /** States from which a worker may claim a task instance. */
 export const TASK_CLAIMABLE: ReadonlySet<TaskState> = new Set([TaskState.queued, TaskState.up_for_retry]);
+/** States a task instance is still on its way out of (every state not in TASK_FINISHED). */
+export const TASK_UNFINISHED: ReadonlySet<TaskState> = new Set(
+  (Object.values(TaskState) as TaskState[]).filter((s) => !TASK_FINISHED.has(s)),
+);
+/** Outcomes that fail a run when a leaf ends in them, and that `weir clear --failed` re-runs. */
+export const TASK_FAILED: ReadonlySet<TaskState> = new Set([TaskState.failed, TaskState.upstream_failed]);
+
+/** A state set as the `text[]` parameter SQL compares with (`state = ANY($n::weir.ti_state[])`). */
+export function stateList<S extends string>(set: ReadonlySet<S>): S[] {
+  return [...set];
+}
 
 export const TriggerRule = {
   all_success: 'all_success',

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { discoverDags, validateDags, formatDagTable, renderGraph, formatDiagnostic, type DagRecord, type DiscoveryResult } from '../runtime/discovery/index.ts';
-import { listDagFiles, loadDagFile } from '../runtime/loader/loader.ts';
+import { listDagFiles, loadDagFile, loadDagsFolder } from '../runtime/loader/loader.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const fixtures = path.join(root, 'tests', 'fixtures');
@@ -141,6 +141,15 @@ describe('each class of error is reported with file:line:column', () => {
     expect(r.errors.map((e) => e.code)).toEqual(['bad_id', 'bad_id']);
     expect(lines(r)[0]).toMatch(/bad_id\.ts:4:21: DAG "Stock-Prices": id must match/);
     expect(lines(r)[1]).toMatch(/bad_id\.ts:5:1: DAG "Stock-Prices": task "Extract": task id must match/);
+  });
+
+  test('a schedule that is not a cron or preset: read statically and refused by the loader alike', async () => {
+    const r = await discover(broken('bad-schedule'));
+    const message = 'DAG "bad_schedule": schedule "0 6 * *" has 4 fields; a cron needs 5 (minute hour day-of-month month day-of-week) or 6 (seconds first)';
+    expect(lines(r)).toEqual([`tests/fixtures/dags-broken/bad-schedule/bad_schedule.ts:4:47: ${message}`]);
+    expect(r.errors[0]!.code).toBe('invalid_option');
+    const loaded = await loadDagsFolder(broken('bad-schedule'));
+    expect([...loaded.broken.values()].flat()).toEqual([`${path.join(broken('bad-schedule'), 'bad_schedule.ts')}: ${message}`]);
   });
 
   test('upstream reference to an unknown task', async () => {

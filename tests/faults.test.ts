@@ -74,7 +74,7 @@ test('regression: 4 workers against max_connections=25 complete every run, none 
     expect(workers.some((w) => /the server has \d+ free: raise max_connections/.test(w.output()))).toBe(true);
     const graph = (await loadDagsFolder(env.WEIR_DAGS_FOLDER)).dags.get('chain')!;
     const at = new Date();
-    const { created } = await createRuns({ pool: db.pool, boss }, graph, Array.from({ length: 200 }, () => ({ runType: 'manual' as const, conf: {}, logicalDate: at, dataIntervalStart: at, dataIntervalEnd: at })));
+    const { created } = await createRuns({ pool: db.pool, boss, alertRetryDelayS: 30 }, graph, Array.from({ length: 200 }, () => ({ runType: 'manual' as const, conf: {}, logicalDate: at, dataIntervalStart: at, dataIntervalEnd: at })));
     expect(created).toHaveLength(200);
     await eventually(async () => (await db.pool.query("SELECT count(*)::int AS n FROM weir.dag_run WHERE state = 'success'")).rows[0].n === 200, 120_000, 'all 200 runs to succeed');
     const tries = (await db.pool.query("SELECT count(*)::int AS n, count(*) FILTER (WHERE state <> 'success')::int AS bad FROM weir.task_try")).rows[0];

@@ -148,7 +148,7 @@ test('dagrunTimeoutMs fails an overrunning run and aborts its tasks', async () =
 });
 
 test('backfill creates one run per interval, skips what exists, and resumes after an interruption', async () => {
-  const session = new Session({ databaseUrl: te.testDb.url, dagsFolder: path.join(ROOT, 'tests', 'fixtures', 'dags-cli'), smtpUrl: undefined, mailFrom: 'weir@localhost', home: path.join(ROOT, '.weir') });
+  const session = new Session({ databaseUrl: te.testDb.url, dagsFolder: path.join(ROOT, 'tests', 'fixtures', 'dags-cli'), smtpUrl: undefined, mailFrom: 'weir@localhost', home: path.join(ROOT, '.weir'), alertRetryDelayS: 30 });
   const graph = te.dags.dags.get('manual_only')!;
   try {
     const stop = new AbortController();

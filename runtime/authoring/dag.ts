@@ -160,6 +160,9 @@ export interface DagOptions<S extends ParamsSchema = ParamsSchema> {
 
 export const ID_PATTERN = /^[a-z][a-z0-9_]*$/;
 
+/** Defaults of DagOptions, in one place (the loader resolves them once: runtime/loader/graph.ts). */
+export const DAG_DEFAULTS = { maxActiveRuns: 16, timezone: 'UTC', emailOnFailure: true, catchup: false } as const;
+
 /**
  * What `params` must be, structurally: something with a zod schema's output
  * type (the loader checks at runtime that it is a zod schema). Constraining to

@@ -59,7 +59,7 @@ export async function planBackfill(engine: Engine, graph: DagGraph, intervals: D
 
 export async function runBackfill(session: Session, graph: DagGraph, options: BackfillOptions): Promise<BackfillSummary> {
   // A DAG without a schedule is backfilled day by day.
-  let tt = parseTimetable(graph.dag.options);
+  let tt = graph.options.timetable;
   if (tt.kind === 'manual') tt = parseTimetable({ ...graph.dag.options, schedule: '@daily' });
   const zone = tt.timezone;
   const from = parseBound('from', options.from, zone);
@@ -133,7 +133,7 @@ export async function runBackfill(session: Session, graph: DagGraph, options: Ba
     options.dryRun ? `  would create ${toCreate.length} run(s)${toRerun.length ? `, re-run ${toRerun.length} failed` : ''}` : `  created ${summary.created} run(s)${summary.rerun_failed ? `, re-ran ${summary.rerun_failed} failed` : ''}`,
     `  skipped: ${summary.skipped_successful} already successful, ${summary.skipped_in_progress} queued or running, ${summary.skipped_failed} failed${summary.skipped_failed ? ' (use --rerun-failed)' : ''}`,
     ...(summary.interrupted ? ['  interrupted: runs created so far are kept; run the same command again to create the rest'] : []),
-    ...(!options.dryRun && summary.created ? [`  runs start as workers take them, at most ${graph.dag.options.maxActiveRuns ?? 16} at a time (maxActiveRuns)`] : []),
+    ...(!options.dryRun && summary.created ? [`  runs start as workers take them, at most ${graph.options.maxActiveRuns} at a time (maxActiveRuns)`] : []),
   ].join('\n');
   return summary;
 }

@@ -26,7 +26,7 @@ import { table, duration, time, oneLine } from './render.ts';
 import { ensureQueue } from '../queue.ts';
 import { logger } from '../log.ts';
 import type { LogLine, QueuedEmail } from '../authoring/dag.ts';
-import { RunState } from '../states.ts';
+import { RUN_FINISHED, RunState } from '../states.ts';
 
 const WEIR_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -174,8 +174,8 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
     .option('--json', 'print JSON')
     .action(async (dagId: string, opts: { count: number; json?: boolean }) => {
       const g = await getSession().dag(dagId);
-      const { parseTimetable, nextRuns } = await import('../schedule/timetable.ts');
-      const tt = parseTimetable(g.dag.options);
+      const { nextRuns } = await import('../schedule/timetable.ts');
+      const tt = g.options.timetable;
       if (tt.kind === 'manual') throw new InputError('not_scheduled', `DAG "${dagId}" has no schedule (manual runs only)`);
       const next = nextRuns(tt, DateTime.now(), opts.count).map((i) => ({
         logical_date: i.iso.local.logicalDate,
@@ -373,7 +373,7 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
       const controller = new AbortController();
       const ctx = createTaskContext({
         dagId, runId: `test__${now.toISOString()}`, taskId, params, logicalDate: now, dataIntervalStart: now, dataIntervalEnd: now,
-        tryNumber: 1, maxTries: task.retries, timezone: graph.dag.options.timezone ?? 'UTC', upstream: task.upstream,
+        tryNumber: 1, maxTries: task.retries, timezone: graph.options.timezone, upstream: task.upstream,
         outputs: new Map(Object.entries(outputs)), log, signal: controller.signal, emails,
       });
       const outcome = await runTry(task, ctx, controller);
@@ -479,7 +479,7 @@ async function waitForSignal(stop: () => Promise<void>, hurry: () => void = () =
 interface RunRow {
   run_id: string;
   dag_id: string;
-  state: string;
+  state: RunState;
   run_type: string;
   logical_date: Date;
   data_interval_start: Date;
@@ -502,7 +502,7 @@ async function getRun(pool: import('pg').Pool, runId: string): Promise<RunRow> {
 async function printRun(pool: import('pg').Pool, runId: string, json: boolean): Promise<string> {
   const run = await getRun(pool, runId);
   const { rows } = await pool.query(sql('run_task_instances'), [runId]);
-  const waiting = run.state === 'queued' || run.state === 'running' ? (await waitingReason(pool, runId)) ?? null : null;
+  const waiting = !RUN_FINISHED.has(run.state) ? (await waitingReason(pool, runId)) ?? null : null;
   print(json, { ...run, waiting, task_instances: rows }, () => [
     `run ${run.run_id} (${run.dag_id}, ${run.run_type}): ${run.state}${run.note ? ` — ${run.note}` : ''}`,
     `  logical date ${DateTime.fromJSDate(run.logical_date).toUTC().toISO()}, interval [${time(run.data_interval_start)}, ${time(run.data_interval_end)}), duration ${duration(run.duration_ms)}`,

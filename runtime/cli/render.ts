@@ -1,4 +1,5 @@
 /** Plain-text rendering for the CLI: aligned columns, durations, times. */
+import type { TaskState } from '../states.ts';
 
 export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
   const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '' : String(c))));
@@ -27,6 +28,7 @@ export function oneLine(text: string | null | undefined, max = 80): string {
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
-export const STATE_SYMBOL: Record<string, string> = {
+/** Typed over every task state: a new state fails the type check here until it has a symbol. */
+export const STATE_SYMBOL: Record<TaskState, string> = {
   none: '·', scheduled: '·', queued: '○', running: '▶', success: '✓', failed: '✗', up_for_retry: '↻', upstream_failed: '⊘', skipped: '↷',
 };

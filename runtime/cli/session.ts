@@ -32,15 +32,13 @@ export class Session {
 
   async database(options: { migrate?: boolean } = {}): Promise<Database> {
     this.db ??= await openDatabase(this.config, options);
-    // Tasks that default to weir's own database (tasks/postgres.ts connectionUrl) find it here.
-    process.env.WEIR_RESOLVED_DATABASE_URL ??= this.db.url;
     return this.db;
   }
 
   async engine(options: { supervise?: boolean; bossMax?: number } = {}): Promise<Engine & { url: string; db: Database }> {
     const db = await this.database();
     this.boss ??= await startBoss(db.url, { supervise: options.supervise ?? false, max: options.bossMax });
-    return { pool: db.pool, boss: this.boss, url: db.url, db };
+    return { pool: db.pool, boss: this.boss, alertRetryDelayS: this.config.alertRetryDelayS, url: db.url, db };
   }
 
   async close(): Promise<void> {

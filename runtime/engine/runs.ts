@@ -15,12 +15,15 @@ import { ALERT_QUEUE, TASK_QUEUE, enqueueTries, ensureQueue, bossDb, type TaskJo
 import { withTransaction } from './transaction.ts';
 import { retryDelayMs } from './retry-delay.ts';
 import { logger } from '../log.ts';
-import type { TaskState, RunState } from '../states.ts';
+import { RUN_FINISHED, RUN_UNFINISHED, TASK_FAILED, TASK_FINISHED, TASK_UNFINISHED, stateList, type TaskState, type RunState } from '../states.ts';
+import { InputError } from '../errors.ts';
 import type { LogLine, QueuedEmail } from '../authoring/dag.ts';
 
 export interface Engine {
   pool: pg.Pool;
   boss: PgBoss;
+  /** First retry delay of an alert that could not be sent (ResolvedConfig.alertRetryDelayS). */
+  alertRetryDelayS: number;
 }
 
 export type RunType = 'manual' | 'scheduled' | 'backfill' | 'test';
@@ -91,7 +94,7 @@ export async function createRuns(engine: Engine, graph: DagGraph, specs: RunSpec
 export async function admitRuns(engine: Engine, client: pg.PoolClient, graph: DagGraph): Promise<string[]> {
   await admissionLock(client, graph.dag.id);
   // Each admitted run comes with the tasks it starts with (roots and `always` tasks), from its own shape.
-  const { rows } = await client.query<{ run_id: string; queue: string; task_id: string }>(sql('admit_runs'), [graph.dag.id, graph.dag.options.maxActiveRuns ?? 16]);
+  const { rows } = await client.query<{ run_id: string; queue: string; task_id: string }>(sql('admit_runs'), [graph.dag.id, graph.options.maxActiveRuns, stateList(RUN_UNFINISHED)]);
   if (!rows.length) return [];
   const runs = new Map(rows.map((r) => [r.run_id, { graph, queue: r.queue }]));
   await queuePairs(engine, client, runs, rows.map((r) => ({ runId: r.run_id, taskId: r.task_id })));
@@ -236,7 +239,7 @@ async function finishRuns(engine: Engine, client: pg.PoolClient, runs: Map<strin
   }
   const done = [...unfinished].filter(([, n]) => n <= 0).map(([id]) => id);
   if (!done.length) return ended;
-  const finishedRows = await client.query<{ run_id: string; state: RunState }>(sql('finish_run'), [done]);
+  const finishedRows = await client.query<{ run_id: string; state: RunState }>(sql('finish_run'), [done, stateList(TASK_FAILED), stateList(RUN_UNFINISHED)]);
   for (const r of finishedRows.rows) {
     ended.set(r.run_id, r.state);
     await client.query('SELECT pg_notify($1, $2)', ['weir_run', `${r.run_id}:${r.state}`]);
@@ -332,7 +335,7 @@ export async function endTries(engine: Engine, graphs: Map<string, DagGraph>, it
       if (state === 'success' && item.outcome.kind === 'success' && item.outcome.emails?.length) {
         await enqueueEmails(engine, client, item, item.outcome.emails);
       }
-      if (state === 'failed' && (graph.dag.options.emailOnFailure ?? true) && graph.dag.options.alertRecipients?.length) {
+      if (state === 'failed' && graph.options.emailOnFailure && graph.options.alertRecipients.length) {
         await enqueueAlert(engine, client, graph, item, 'task_failure', stored[i]!.error);
       }
       runs.set(item.runId, { graph, queue: item.queue });
@@ -357,14 +360,11 @@ export async function endTry(engine: Engine, graph: DagGraph, input: EndTryInput
   return { ...results[0]!, claimed };
 }
 
-/** First retry delay of an alert whose sending failed (pg-boss doubles it, up to 15 min). Default 30 s. */
-const alertRetryDelayS = () => Math.max(1, Number(process.env.WEIR_ALERT_RETRY_DELAY_S ?? 30) || 30);
-
 /**
  * Alerts are retried with backoff up to 15 minutes between tries, 1,000 times: about ten
  * days of outage before pg-boss would give up on one (each failed send is logged).
  */
-const ALERT_RETRY = () => ({ retryLimit: 1000, retryDelay: alertRetryDelayS(), retryBackoff: true, retryDelayMax: 900 });
+const alertRetry = (engine: Engine) => ({ retryLimit: 1000, retryDelay: engine.alertRetryDelayS, retryBackoff: true, retryDelayMax: 900 });
 
 /** Emails a successful try queued (`ctx.queueEmail`), on the alert queue in the transaction that records the success. */
 async function enqueueEmails(engine: Engine, client: pg.PoolClient, item: EndTryInput & { dagId: string }, emails: QueuedEmail[]): Promise<void> {
@@ -373,7 +373,7 @@ async function enqueueEmails(engine: Engine, client: pg.PoolClient, item: EndTry
     await engine.boss.send(
       ALERT_QUEUE,
       { kind: 'email', dagId: item.dagId, runId: item.runId, taskId: item.taskId, tryNumber: item.tryNumber, email },
-      { db: bossDb(client), ...ALERT_RETRY() },
+      { db: bossDb(client), ...alertRetry(engine) },
     );
   }
 }
@@ -391,9 +391,9 @@ async function enqueueAlert(engine: Engine, client: pg.PoolClient, graph: DagGra
       tryNumber: input.tryNumber,
       error,
       logTail: input.logs.slice(-20),
-      recipients: graph.dag.options.alertRecipients ?? [],
+      recipients: graph.options.alertRecipients,
     },
-    { db: bossDb(client), ...ALERT_RETRY() },
+    { db: bossDb(client), ...alertRetry(engine) },
   );
 }
 
@@ -404,7 +404,7 @@ async function enqueueAlert(engine: Engine, client: pg.PoolClient, graph: DagGra
  */
 export async function cancelRun(engine: Engine, graph: DagGraph | undefined, runId: string, note = 'cancelled by weir runs cancel'): Promise<boolean> {
   return withTransaction(engine.pool, async (client) => {
-    const { rowCount } = await client.query(sql('cancel_run'), [runId, note]);
+    const { rowCount } = await client.query(sql('cancel_run'), [runId, note, stateList(RUN_UNFINISHED), stateList(TASK_UNFINISHED)]);
     if (!rowCount) return false;
     if (graph) await admitRuns(engine, client, graph);
     return true;
@@ -412,58 +412,28 @@ export async function cancelRun(engine: Engine, graph: DagGraph | undefined, run
 }
 
 /**
- * Clear a run (`weir clear`): the failed tasks (or all, without `onlyFailed`) and
- * everything downstream of them go back to `none` and run again, with their retries
- * renewed; the run is running again.
+ * Clear a finished run (`weir clear`): its failed tasks (all, without `onlyFailed`) and
+ * everything downstream of them run again with their retries renewed, in one guarded
+ * statement (clear_run.sql). The cleared tasks' trigger rules then decide, from the
+ * outcomes kept upstream, which of them run at once. Returns the cleared task ids (none
+ * when nothing failed); a run still queued or running is refused.
  */
 export async function clearRun(engine: Engine, graph: DagGraph, runId: string, onlyFailed: boolean): Promise<string[]> {
+  const tasks = [...graph.tasks.values()];
   return withTransaction(engine.pool, async (client) => {
-    const run = await client.query<{ queue: string; state: RunState }>('SELECT queue, state FROM weir.dag_run WHERE run_id = $1 FOR UPDATE', [runId]);
-    if (!run.rowCount) return [];
-    const { rows } = await client.query<{ task_id: string; state: TaskState; downstream: string[]; up_total: number; trigger_rule: string }>('SELECT task_id, state, downstream, up_total, trigger_rule FROM weir.task_instance WHERE run_id = $1', [runId]);
-    const states = new Map(rows.map((r) => [r.task_id, r.state]));
-    // The run's own shape, which may differ from the DAG file's current one.
-    const shape = new Map(rows.map((r) => [r.task_id, r]));
-    if ([...states.values()].some((s) => s === 'running' || s === 'queued' || s === 'up_for_retry')) {
-      throw new (await import('../errors.ts')).InputError('run_active', `run ${runId} still has tasks queued or running; wait for it to finish or cancel it first (weir runs cancel ${runId})`);
+    const { rows } = await client.query<CounterRow & { queue: string; unfinished: number }>(sql('clear_run'), [
+      runId, onlyFailed, stateList(RUN_FINISHED), stateList(TASK_FINISHED), stateList(TASK_FAILED),
+      tasks.map((t) => t.id), tasks.map((t) => t.retries),
+    ]);
+    if (!rows.length) {
+      const { rows: run } = await client.query<{ state: RunState }>(sql('get_run'), [runId]);
+      if (run[0] && !RUN_FINISHED.has(run[0].state)) {
+        throw new InputError('run_active', `run ${runId} still has tasks queued or running; wait for it to finish or cancel it first (weir runs cancel ${runId})`);
+      }
+      return [];
     }
-    const reset = new Set<string>();
-    const addWithDownstream = (id: string) => {
-      if (reset.has(id)) return;
-      reset.add(id);
-      for (const d of shape.get(id)?.downstream ?? []) addWithDownstream(d);
-    };
-    for (const [id, s] of states) {
-      if (!onlyFailed || s === 'failed' || s === 'upstream_failed') addWithDownstream(id);
-    }
-    if (!reset.size) return [];
-    const ids = [...reset];
-    await client.query(
-      `UPDATE weir.task_instance t SET state = 'none', output = NULL, start_date = NULL, end_date = NULL, duration_ms = NULL,
-         max_tries = t.try_number + t2.retries, up_success = 0, up_failed = 0, up_skipped = 0, up_upstream_failed = 0
-       FROM unnest($2::text[], $3::int[]) AS t2(task_id, retries)
-       WHERE t.run_id = $1 AND t.task_id = t2.task_id`,
-      [runId, ids, ids.map((id) => graph.tasks.get(id)?.retries ?? 0)],
-    );
-    await client.query("UPDATE weir.dag_run SET state = 'running', end_date = NULL, note = NULL, admitted = true, unfinished = $2 WHERE run_id = $1", [runId, ids.length]);
-    // Outcomes of upstream tasks that stay as they were count again for the cleared ones.
-    const kept: Finished[] = [];
-    for (const [id, s] of states) {
-      const downstream = shape.get(id)!.downstream;
-      if (!reset.has(id) && downstream.some((d) => reset.has(d))) kept.push({ runId, taskId: id, state: s, downstream });
-    }
-    const roots = ids.filter((id) => shape.get(id)!.up_total === 0 || shape.get(id)!.trigger_rule === 'always');
-    const queue = run.rows[0]!.queue;
-    await queuePairs(engine, client, new Map([[runId, { graph, queue }]]), roots.map((taskId) => ({ runId, taskId })));
-    // The kept upstream tasks are already counted as finished: feed them without counting again.
-    await propagateWithoutCounting(engine, client, graph, runId, queue, kept);
-    return ids;
+    const runs = new Map([[runId, { graph, queue: rows[0]!.queue }]]);
+    await propagate(engine, client, runs, [], undefined, { counters: rows, unfinished: new Map([[runId, rows[0]!.unfinished]]) });
+    return rows.map((r) => r.task_id);
   });
-}
-
-async function propagateWithoutCounting(engine: Engine, client: pg.PoolClient, graph: DagGraph, runId: string, queue: string, kept: Finished[]): Promise<void> {
-  if (!kept.length) return;
-  // propagate() counts `finished.length` as newly finished; compensate for the kept ones.
-  await client.query('UPDATE weir.dag_run SET unfinished = unfinished + $2 WHERE run_id = $1', [runId, kept.length]);
-  await propagate(engine, client, new Map([[runId, { graph, queue }]]), kept);
 }

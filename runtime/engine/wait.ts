@@ -4,7 +4,7 @@
  */
 import type pg from 'pg';
 import { Listener } from '../database/listener.ts';
-import type { RunState } from '../states.ts';
+import { RUN_FINISHED, type RunState } from '../states.ts';
 
 export async function runState(pool: pg.Pool, runId: string): Promise<RunState | undefined> {
   const { rows } = await pool.query<{ state: RunState }>('SELECT state FROM weir.dag_run WHERE run_id = $1', [runId]);
@@ -50,7 +50,7 @@ export class RunEnds {
       };
       const check = () => {
         runState(this.pool, runId).then((state) => {
-          if (state !== 'success' && state !== 'failed') return;
+          if (!state || !RUN_FINISHED.has(state)) return;
           done();
           resolve(state);
         }, (err: unknown) => {

@@ -32,6 +32,7 @@
 import { Cron, CronPattern } from 'croner';
 import { DateTime } from 'luxon';
 import { InputError } from '../errors.ts';
+import { DAG_DEFAULTS } from '../authoring/dag.ts';
 import { resolveZone, segmentAt } from './zone-offsets.ts';
 
 /** Airflow's presets; `@once` is handled apart because it is not a cron. */
@@ -104,7 +105,7 @@ const bad = (message: string) => new InputError('bad_schedule', message);
  * zone, unparsable or inverted dates, `@once` or `catchup: true` without startDate.
  */
 export function parseTimetable(options: ScheduleOptions): Timetable {
-  const timezone = options.timezone ?? 'UTC';
+  const timezone = options.timezone ?? DAG_DEFAULTS.timezone;
   if (!resolveZone(timezone)) throw bad(`timezone "${timezone}" is not a known IANA time zone (e.g. "Europe/Berlin", "America/New_York", "UTC")`);
   const parseDate = (name: string, value: string | undefined) => {
     if (value === undefined) return undefined;
@@ -115,7 +116,7 @@ export function parseTimetable(options: ScheduleOptions): Timetable {
   const startDate = parseDate('startDate', options.startDate);
   const endDate = parseDate('endDate', options.endDate);
   if (startDate && endDate && endDate < startDate) throw bad(`endDate "${options.endDate}" is before startDate "${options.startDate}"`);
-  const catchup = options.catchup ?? false;
+  const catchup = options.catchup ?? DAG_DEFAULTS.catchup;
   const schedule = options.schedule?.trim() || null;
   const base = { schedule, timezone, startDate, endDate, catchup };
   if (schedule === null) return { kind: 'manual', ...base };

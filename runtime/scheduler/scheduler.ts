@@ -19,7 +19,7 @@ import { sql } from '../database/sql.ts';
 import { logger } from '../log.ts';
 import { Listener } from '../database/listener.ts';
 import { toError } from '../errors.ts';
-import { dueIntervals, parseTimetable, scheduledRunId, type Timetable } from '../schedule/timetable.ts';
+import { dueIntervals, scheduledRunId, type Timetable } from '../schedule/timetable.ts';
 
 const TICK_JOB = path.join(path.dirname(fileURLToPath(import.meta.url)), 'tick-job.js');
 
@@ -72,13 +72,9 @@ export class Scheduler {
     const start: string[] = [];
     const stop: string[] = [];
     const wanted = new Map<string, { graph: DagGraph; timetable: Timetable }>();
+    // A DAG file with a bad schedule is broken (validateDag): it never gets here.
     for (const graph of this.dags.dags.values()) {
-      try {
-        const timetable = parseTimetable(graph.dag.options);
-        if (timetable.kind !== 'manual') wanted.set(graph.dag.id, { graph, timetable });
-      } catch (err) {
-        logger.error({ dag_id: graph.dag.id, file: graph.file, err: toError(err).message }, 'DAG has a bad schedule; it will not be scheduled');
-      }
+      if (graph.options.timetable.kind !== 'manual') wanted.set(graph.dag.id, { graph, timetable: graph.options.timetable });
     }
     for (const [id, s] of this.scheduled) {
       if (!wanted.has(id)) {
@@ -263,7 +259,7 @@ export class Scheduler {
   async enforceRunTimeouts(): Promise<number> {
     let n = 0;
     for (const s of this.scheduled.values()) {
-      const timeoutMs = s.graph.dag.options.dagrunTimeoutMs;
+      const timeoutMs = s.graph.options.dagrunTimeoutMs;
       if (!timeoutMs) continue;
       const { rows } = await this.engine.pool.query<{ run_id: string }>(sql('overdue_runs'), [s.graph.dag.id, timeoutMs]);
       for (const r of rows) {

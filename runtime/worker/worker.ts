@@ -35,6 +35,7 @@ import { LogShipper } from './log-shipper.ts';
 import { DagWatcher } from '../loader/watcher.ts';
 import { redact } from '../redact.ts';
 import { toStorableText } from '../storable.ts';
+import { TASK_CLAIMABLE, stateList } from '../states.ts';
 
 /** Where task code runs: `thread` (an isolate per try, the default) or `inline` (on the worker's own event loop). */
 export type Isolation = 'thread' | 'inline';
@@ -299,7 +300,7 @@ export class Worker extends EventEmitter {
   private async adoptHandedBack(): Promise<void> {
     const limit = this.free();
     if (!this.dags.dags.size || limit <= 0) return;
-    const { rows: found } = await this.engine.pool.query<{ run_id: string; task_id: string; try_number: number }>(sql('handed_back_tries'), [[...this.dags.dags.keys()], limit]);
+    const { rows: found } = await this.engine.pool.query<{ run_id: string; task_id: string; try_number: number }>(sql('handed_back_tries'), [[...this.dags.dags.keys()], limit, stateList(TASK_CLAIMABLE)]);
     if (found.length < limit) this.adoptPending = false;
     if (!found.length) return;
     const rows = await this.claim(found.map((f) => ({ runId: f.run_id, taskId: f.task_id, tryNumber: f.try_number })));
@@ -310,7 +311,7 @@ export class Worker extends EventEmitter {
   /** One autocommit statement: the tries are ours once they are `running`. Transient errors are retried. */
   private async claim(tries: { runId: string; taskId: string; tryNumber: number }[]): Promise<ClaimedRow[]> {
     const { rows } = await retryTransient('claim tries', () => this.engine.pool.query<ClaimedRow>(sql('claim_task_instances'), [
-      tries.map((t) => t.runId), tries.map((t) => t.taskId), tries.map((t) => t.tryNumber), this.options.hostname,
+      tries.map((t) => t.runId), tries.map((t) => t.taskId), tries.map((t) => t.tryNumber), this.options.hostname, stateList(TASK_CLAIMABLE),
     ]), 6);
     return rows;
   }
@@ -342,7 +343,7 @@ export class Worker extends EventEmitter {
    * jobs are completed, never failed, so pg-boss cannot give up on them.
    */
   private async handBack(jobs: Job<TaskJobData>[]): Promise<void> {
-    await this.engine.pool.query(sql('hand_back'), [jobs.map((j) => j.data.runId), jobs.map((j) => j.data.taskId), jobs.map((j) => j.data.tryNumber)]);
+    await this.engine.pool.query(sql('hand_back'), [jobs.map((j) => j.data.runId), jobs.map((j) => j.data.taskId), jobs.map((j) => j.data.tryNumber), stateList(TASK_CLAIMABLE)]);
     await this.boss.complete(this.options.queue, jobs.map((j) => j.id));
     logger.warn({ dag_ids: [...new Set(jobs.map((j) => j.data.dagId))], worker_id: this.workerId }, 'tries of DAGs not loaded on this worker handed back for a worker that has them (see `weir runs show`)');
   }
@@ -427,7 +428,7 @@ export class Worker extends EventEmitter {
         dataIntervalEnd: row.data_interval_end.toISOString(),
         tryNumber: row.try_number,
         maxTries: row.max_tries,
-        timezone: graph.dag.options.timezone ?? 'UTC',
+        timezone: graph.options.timezone,
         outputs: [...outputs],
       },
     }, signal, onLog);
@@ -447,7 +448,7 @@ export class Worker extends EventEmitter {
       dataIntervalEnd: row.data_interval_end,
       tryNumber: row.try_number,
       maxTries: row.max_tries,
-      timezone: graph.dag.options.timezone ?? 'UTC',
+      timezone: graph.options.timezone,
       upstream: task.upstream,
       outputs,
       log: createTaskLogger(MAX_LOG_LINES, onLog),

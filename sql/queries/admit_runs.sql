@@ -1,7 +1,8 @@
 -- admit_runs: queued runs of a DAG take the free slots under maxActiveRuns, oldest first;
 -- returns, per admitted run, the task instances to start now (roots, and `always` tasks,
 -- which wait for nothing), from the run's own shape.
--- Callers hold the DAG's advisory admission lock. $1 dag_id, $2 max_active_runs
+-- Callers hold the DAG's advisory admission lock. $1 dag_id, $2 max_active_runs,
+-- $3 the states of a run that holds its slot (RUN_UNFINISHED)
 WITH admitted AS (
   UPDATE weir.dag_run r SET admitted = true
   FROM (
@@ -10,7 +11,7 @@ WITH admitted AS (
     ORDER BY logical_date, created_at
     LIMIT greatest($2::int - (
       SELECT count(*) FROM weir.dag_run
-      WHERE dag_id = $1 AND admitted AND state IN ('queued', 'running')
+      WHERE dag_id = $1 AND admitted AND state = ANY($3::weir.run_state[])
     )::int, 0)
   ) next
   WHERE r.run_id = next.run_id

@@ -1,10 +1,11 @@
 -- cancel_run: queued/running -> failed for a run (Airflow's "mark failed"), in one
 -- statement: running tries fail with the reason, recorded in their task_try rows (their
 -- workers abort them on the weir_cancel notification), task instances not started are skipped, and the run ends.
--- Returns the run's dag_id, or nothing when it had finished already. $1 run_id, $2 note
+-- Returns the run's dag_id, or nothing when it had finished already. $1 run_id, $2 note,
+-- $3 the run states it may end from (RUN_UNFINISHED), $4 task states it ends (TASK_UNFINISHED)
 WITH run AS (
   UPDATE weir.dag_run SET state = 'failed', end_date = now(), note = $2, unfinished = 0
-  WHERE run_id = $1 AND state IN ('queued', 'running')
+  WHERE run_id = $1 AND state = ANY($3::weir.run_state[])
   RETURNING run_id, dag_id
 ), tis AS (
   UPDATE weir.task_instance ti SET
@@ -12,7 +13,7 @@ WITH run AS (
     end_date = now(), heartbeat_at = NULL, handed_back = false,
     duration_ms = CASE WHEN ti.state = 'running' THEN extract(epoch FROM (now() - ti.start_date)) * 1000 END
   FROM run
-  WHERE ti.run_id = run.run_id AND ti.state IN ('none', 'scheduled', 'queued', 'running', 'up_for_retry')
+  WHERE ti.run_id = run.run_id AND ti.state = ANY($4::weir.ti_state[])
   RETURNING ti.run_id, ti.task_id, ti.try_number, ti.state, ti.start_date, ti.end_date, ti.duration_ms, ti.hostname
 ), tries AS (
   INSERT INTO weir.task_try AS t (run_id, task_id, try_number, state, start_date, end_date, duration_ms, error, hostname)

@@ -13,6 +13,7 @@ import { waitForRunEnd } from '../../runtime/engine/wait.ts';
 import { Worker, type WorkerOptions } from '../../runtime/worker/worker.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import type { RunState } from '../../runtime/states.ts';
+import { loadConfig } from '../../runtime/config.ts';
 
 export function loadedDags(...dags: Dag[]): LoadedDags {
   const map = new Map<string, DagGraph>();
@@ -41,7 +42,7 @@ export async function startTestEngine(dags: Dag[], options: { worker?: WorkerOpt
   const testDb = await createTestDatabase();
   const db = await openDatabaseUrl(testDb.url, { migrate: true });
   const boss = await startBoss(testDb.url, { supervise: false });
-  const engine = { pool: db.pool, boss, url: testDb.url };
+  const engine = { pool: db.pool, boss, alertRetryDelayS: loadConfig().alertRetryDelayS, url: testDb.url };
   const loaded = loadedDags(...dags);
   const workers: Worker[] = [];
   const te: TestEngine = {
