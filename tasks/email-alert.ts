@@ -13,30 +13,14 @@
  * });
  * ```
  */
-import { sendMail } from '../runtime/mailer.ts';
 import type { MailerOptions, SendResult } from '../runtime/mailer.ts';
-import { renderEmail } from '../runtime/templates.ts';
-import { redact } from '../runtime/redact.ts';
+import { sendTemplatedEmail } from '../runtime/alerts.ts';
 import type { DailyPrice } from './clean.ts';
 import type { QueuedEmail } from '../runtime/authoring/dag.ts';
 
 /** An email from a template: `template` is the base name in `templates/` (`<template>.html.njk` and `.txt.njk`). */
 export type TemplatedEmail = QueuedEmail;
-
-function redactDeep(value: unknown): unknown {
-  if (typeof value === 'string') return redact(value);
-  if (Array.isArray(value)) return value.map(redactDeep);
-  if (value && typeof value === 'object' && !(value instanceof Date)) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v)]));
-  }
-  return value;
-}
-
-/** Render `template` with `context` (values redacted, HTML autoescaped) and send it. */
-export async function sendTemplatedEmail(email: TemplatedEmail, mailer: MailerOptions = {}): Promise<SendResult> {
-  const { html, text } = renderEmail(email.template, redactDeep(email.context) as Record<string, unknown>);
-  return sendMail({ to: email.to, subject: redact(email.subject), html, text }, mailer);
-}
+export { sendTemplatedEmail };
 
 /** One row of the alert's table of recent prices: a cleaned daily bar of the checked symbol. */
 export type RecentPrice = Omit<DailyPrice, 'symbol' | 'extracted_at'>;
@@ -74,30 +58,4 @@ export function thresholdAlertEmail(alert: ThresholdAlert): TemplatedEmail {
 /** Send the threshold alert now (see thresholdAlertEmail for the durable way from a task). */
 export async function sendThresholdAlert(alert: ThresholdAlert, mailer: MailerOptions = {}): Promise<SendResult> {
   return sendTemplatedEmail(thresholdAlertEmail(alert), mailer);
-}
-
-export interface TaskFailureAlert {
-  to: string | string[];
-  dagId: string;
-  runId: string;
-  taskId: string;
-  tryNumber: number;
-  maxTries?: number;
-  error: string;
-  /** Last log lines of the failed try. Default none. */
-  logTail?: string[];
-  logicalDate?: string;
-}
-
-/** Send `templates/task-failure` (a task failed for good: DAG-level `email_on_failure`). */
-export async function sendTaskFailureAlert(alert: TaskFailureAlert, mailer: MailerOptions = {}): Promise<SendResult> {
-  return sendTemplatedEmail(
-    {
-      to: alert.to,
-      subject: `[weir] task ${alert.dagId}.${alert.taskId} failed (run ${alert.runId}, try ${alert.tryNumber})`,
-      template: 'task-failure',
-      context: { ...alert, logTail: alert.logTail ?? [] },
-    },
-    mailer,
-  );
 }

@@ -13,7 +13,8 @@ import { simpleParser } from 'mailparser';
 import type { ParsedMail } from 'mailparser';
 import { sendMail, sendTestEmail } from '../runtime/mailer.ts';
 import { renderEmail } from '../runtime/templates.ts';
-import { sendTaskFailureAlert, sendThresholdAlert } from '../tasks/email-alert.ts';
+import { sendThresholdAlert } from '../tasks/email-alert.ts';
+import { sendTaskFailureAlert } from '../runtime/alerts.ts';
 import { registerSecret } from '../runtime/redact.ts';
 
 const PASSWORD = 'smtp-pass-91d2e7';

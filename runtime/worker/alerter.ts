@@ -39,7 +39,7 @@ export class Alerter extends EventEmitter {
   async start(): Promise<void> {
     await ensureQueue(this.boss, ALERT_QUEUE);
     // Loaded lazily: nodemailer and the template engine are only needed once an alert exists.
-    const { sendTaskFailureAlert, sendTemplatedEmail } = await import('../../tasks/email-alert.ts');
+    const { sendTaskFailureAlert, sendTemplatedEmail } = await import('../alerts.ts');
     this.workId = await this.boss.work<AlertJob>(ALERT_QUEUE, { batchSize: 1, pollingIntervalSeconds: this.options.pollingIntervalSeconds ?? 2 }, async ([job]) => {
       const a = job!.data;
       try {
