@@ -2,7 +2,9 @@
  * pg-boss carries task executions between processes: one job per task try on
  * the run's queue (`weir_task` unless a run says otherwise). Jobs are inserted
  * in the same transaction as the state change that makes the try runnable; a
- * worker completes a job right after its guarded claim (off the hot path): from
+ * worker completes a job right after its guarded claim (without waiting for it: a
+ * job left active by a crash is re-delivered, and the guard turns it away), or
+ * fails it when the claim itself could not be written (it is retried at once): from
  * then on the task instance's heartbeat, not the job, says whether the try is
  * alive. weir's state is the truth and a job only says "look here": a job that
  * a worker cannot run (its DAG is not loaded there) is completed and its task
@@ -61,7 +63,8 @@ const knownQueues = new Set<string>();
 /**
  * How task queues are configured so that pg-boss never gives up on a job while
  * weir's state says its try is queued. The ways pg-boss ends a job, audited
- * against pg-boss 12: `fail()` (weir never fails a task job), expiry of an active
+ * against pg-boss 12: `fail()` (weir fails a task job only to send it back at once when
+ * its claim could not be written; the retry limit brings it back), expiry of an active
  * job past `expireInSeconds` followed by the retry limit (only a worker dying
  * between fetch and claim leaves a job active: it is re-delivered, practically
  * without limit), `retentionSeconds` for jobs never fetched (default 14 days: a

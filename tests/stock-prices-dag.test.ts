@@ -43,12 +43,13 @@ beforeAll(async () => {
     },
   });
   await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', () => resolve()));
+  // Engine settings are resolved when the engine starts (ResolvedConfig.alertRetryDelayS).
+  process.env.WEIR_ALERT_RETRY_DELAY_S = '1';
   te = await startTestEngine([stockPrices]);
   // The threshold alert is queued by email_alert and sent by an alerter, as on a worker.
   alerter = new Alerter(te.engine.boss, { pollingIntervalSeconds: 0.5 });
   await alerter.start();
   Object.assign(process.env, {
-    WEIR_ALERT_RETRY_DELAY_S: '1',
     TWELVE_DATA_BASE_URL: api.url,
     TWELVE_DATA_API_KEY: API_KEY,
     WEIR_CONN_WAREHOUSE: te.testDb.url,

@@ -6,14 +6,10 @@
  * where the alert email is. The run's tasks go to a private queue worked by this
  * process, so a `weir worker` running elsewhere never takes them.
  */
-import crypto from 'node:crypto';
 import path from 'node:path';
 import type { Session } from './session.ts';
 import { parseConf } from '../engine/params.ts';
-import { createRun } from '../engine/runs.ts';
-import { Worker } from '../worker/worker.ts';
-import { followRun } from './progress.ts';
-import { WeirError } from '../errors.ts';
+import { runInProcess } from './in-process.ts';
 import { logger } from '../log.ts';
 
 export interface DemoOptions {
@@ -48,19 +44,8 @@ export async function runDemo(session: Session, options: DemoOptions): Promise<{
   const engine = await session.engine();
   out(`• PostgreSQL: ${engine.db.embedded ? `embedded, data in ${path.join(session.config.home, 'pg')}` : 'WEIR_DATABASE_URL'}`);
   out(`• Email: ${session.config.smtpUrl ? 'SMTP (WEIR_SMTP_URL)' : `outbox folder ${path.join(session.config.home, 'outbox')}`}`);
-  const queue = `weir_demo_${crypto.randomBytes(4).toString('hex')}`;
-  const worker = new Worker(engine, await session.dags(), { queue, concurrency: 4, shutdownGraceMs: 2000 });
-  await worker.start();
-  // The threshold alert is queued by its task and sent by an alerter: the demo runs one.
-  const { Alerter } = await import('../worker/alerter.ts');
-  const alerter = new Alerter(engine.boss, { pollingIntervalSeconds: 0.5 });
   const sentAlerts: { run_id: string; task_id: string; transport: string; files?: { html?: string; eml?: string } }[] = [];
   const alertArrived = new Set<() => void>();
-  alerter.on('alert:sent', (e: (typeof sentAlerts)[number]) => {
-    sentAlerts.push(e);
-    for (const wake of alertArrived) wake();
-  });
-  await alerter.start();
   const alertFor = (runId: string, timeoutMs: number) => new Promise<(typeof sentAlerts)[number] | undefined>((resolve) => {
     const check = () => {
       const found = sentAlerts.find((a) => a.run_id === runId && a.task_id === 'email_alert');
@@ -77,44 +62,46 @@ export async function runDemo(session: Session, options: DemoOptions): Promise<{
     check();
   });
   try {
-    const now = new Date();
-    const created = await createRun(engine, graph, { runType: 'manual', conf, logicalDate: now, dataIntervalStart: now, dataIntervalEnd: now, queue });
-    if (!created) throw new WeirError('run_exists', 'the demo run was not created');
-    out(`• Run ${created.runId} with params ${JSON.stringify(conf)}\n`);
-    const state = await followRun(engine.url, engine.pool, created.runId);
-    const { rows } = await engine.pool.query<{ task_id: string; state: string; output: unknown; duration_ms: number | null }>(
-      'SELECT task_id, state, output, duration_ms FROM weir.task_instance WHERE run_id = $1 ORDER BY start_date NULLS LAST',
-      [created.runId],
-    );
-    const outputs = Object.fromEntries(rows.map((r) => [r.task_id, r.output]));
-    const check = outputs.threshold_check as { value?: number; average?: number; min?: number; max?: number; breached?: boolean } | null;
-    const alertState = rows.find((r) => r.task_id === 'email_alert')?.state;
-    const alert = alertState === 'success' ? await alertFor(created.runId, 20_000) : undefined;
-    const lines = [
-      '',
-      `run ${created.runId}: ${state}`,
-      ...rows.map((r) => `  ${r.task_id.padEnd(16)} ${r.state}`),
-    ];
-    if (check) {
-      const avg = check.value ?? check.average;
-      lines.push('', `${String(conf.symbol)} average daily mid price ${conf.start_date} → ${conf.end_date}: ${typeof avg === 'number' ? avg.toFixed(2) : String(avg)} (bounds [${check.min}, ${check.max}]): ${check.breached ? 'OUT OF BOUNDS' : 'within bounds'}`);
-    }
-    if (alertState === 'success') {
-      lines.push(!alert ? 'alert email queued: it is sent once SMTP accepts it (see `weir worker`)' : alert.files?.html ? `alert email written: open ${alert.files.html}\n  (raw message: ${alert.files.eml})` : `alert email sent via ${alert.transport ?? 'SMTP'}`);
-    } else if (alertState === 'skipped') {
-      lines.push('no alert: the check passed, so email_alert was skipped');
-    }
-    // The hints are about the bundled 2020 data, so only when the local server answered.
-    if (state === 'success' && server) {
-      lines.push('', alertState === 'skipped'
-        ? 'Try another symbol: npm run demo -- -p symbol=DIS   (DIS\'s 2020 average lies below 130: an alert)'
-        : 'Try another symbol: npm run demo -- -p symbol=AMZN   (AMZN\'s 2020 average lies inside [130, 150]: no alert)');
-    } else if (state !== 'success') lines.push('', `See what failed: npx weir runs show ${created.runId}`);
-    return { state, summary: { run_id: created.runId, state, conf, tasks: rows }, text: lines.join('\n') };
+    // The threshold alert is queued by its task and sent by an alerter: the demo runs one.
+    return await runInProcess(session, graph, {
+      runType: 'manual', conf, queuePrefix: 'weir_demo', concurrency: 4, shutdownGraceMs: 2000, alerterPollingSeconds: 0.5,
+      onStart: ({ alerter }) => alerter!.on('alert:sent', (e: (typeof sentAlerts)[number]) => {
+        sentAlerts.push(e);
+        for (const wake of alertArrived) wake();
+      }),
+      onCreated: (runId) => out(`• Run ${runId} with params ${JSON.stringify(conf)}\n`),
+    }, async ({ runId, state }) => {
+      const { rows } = await engine.pool.query<{ task_id: string; state: string; output: unknown; duration_ms: number | null }>(
+        'SELECT task_id, state, output, duration_ms FROM weir.task_instance WHERE run_id = $1 ORDER BY start_date NULLS LAST',
+        [runId],
+      );
+      const outputs = Object.fromEntries(rows.map((r) => [r.task_id, r.output]));
+      const check = outputs.threshold_check as { value?: number; average?: number; min?: number; max?: number; breached?: boolean } | null;
+      const alertState = rows.find((r) => r.task_id === 'email_alert')?.state;
+      const alert = alertState === 'success' ? await alertFor(runId, 20_000) : undefined;
+      const lines = [
+        '',
+        `run ${runId}: ${state}`,
+        ...rows.map((r) => `  ${r.task_id.padEnd(16)} ${r.state}`),
+      ];
+      if (check) {
+        const avg = check.value ?? check.average;
+        lines.push('', `${String(conf.symbol)} average daily mid price ${conf.start_date} → ${conf.end_date}: ${typeof avg === 'number' ? avg.toFixed(2) : String(avg)} (bounds [${check.min}, ${check.max}]): ${check.breached ? 'OUT OF BOUNDS' : 'within bounds'}`);
+      }
+      if (alertState === 'success') {
+        lines.push(!alert ? 'alert email queued: it is sent once SMTP accepts it (see `weir worker`)' : alert.files?.html ? `alert email written: open ${alert.files.html}\n  (raw message: ${alert.files.eml})` : `alert email sent via ${alert.transport ?? 'SMTP'}`);
+      } else if (alertState === 'skipped') {
+        lines.push('no alert: the check passed, so email_alert was skipped');
+      }
+      // The hints are about the bundled 2020 data, so only when the local server answered.
+      if (state === 'success' && server) {
+        lines.push('', alertState === 'skipped'
+          ? 'Try another symbol: npm run demo -- -p symbol=DIS   (DIS\'s 2020 average lies below 130: an alert)'
+          : 'Try another symbol: npm run demo -- -p symbol=AMZN   (AMZN\'s 2020 average lies inside [130, 150]: no alert)');
+      } else if (state !== 'success') lines.push('', `See what failed: npx weir runs show ${runId}`);
+      return { state, summary: { run_id: runId, state, conf, tasks: rows }, text: lines.join('\n') };
+    });
   } finally {
-    await alerter.stop();
-    await worker.stop();
-    await engine.boss.deleteQueue(queue).catch(() => {});
     await server?.close();
   }
 }

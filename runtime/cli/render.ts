@@ -1,5 +1,7 @@
 /** Plain-text rendering for the CLI: aligned columns, durations, times. */
 import type { TaskState } from '../states.ts';
+import { DateTime } from 'luxon';
+import type { RunDetail } from '../read/runs.ts';
 
 export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
   const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '' : String(c))));
@@ -32,3 +34,15 @@ export function oneLine(text: string | null | undefined, max = 80): string {
 export const STATE_SYMBOL: Record<TaskState, string> = {
   none: '·', scheduled: '·', queued: '○', running: '▶', success: '✓', failed: '✗', up_for_retry: '↻', upstream_failed: '⊘', skipped: '↷',
 };
+
+/** `weir runs show`: the run, where it waits, and a table of its task instances. */
+export function formatRun(run: RunDetail): string {
+  return [
+    `run ${run.run_id} (${run.dag_id}, ${run.run_type}): ${run.state}${run.note ? ` — ${run.note}` : ''}`,
+    `  logical date ${DateTime.fromJSDate(run.logical_date).toUTC().toISO()}, interval [${time(run.data_interval_start)}, ${time(run.data_interval_end)}), duration ${duration(run.duration_ms)}`,
+    `  DAG file ${run.dag_file ?? '?'} (content hash ${run.dag_hash ?? '?'})`,
+    ...(run.waiting ? [`  waiting: ${run.waiting}`] : []),
+    '',
+    table(['task_id', 'state', 'tries', 'start', 'end', 'duration', 'last error'], run.task_instances.map((r) => [r.task_id, r.state, `${r.try_number}/${r.max_tries + 1}`, time(r.start_date), time(r.end_date), duration(r.duration_ms), oneLine(r.last_error)])),
+  ].join('\n');
+}

@@ -2,7 +2,9 @@
  * Running one try of a task function: timeout through the signal, control-flow
  * errors (SkipTask, NonRetryableError), and the stored-output size limit.
  */
-import type { TaskDefinition, TaskContext } from '../authoring/dag.ts';
+import type { LogLine, QueuedEmail, TaskDefinition, TaskContext } from '../authoring/dag.ts';
+import type { DagGraph } from '../loader/graph.ts';
+import { createTaskContext, createTaskLogger, MAX_LOG_LINES } from './context.ts';
 import { NonRetryableError, SkipTask, toError } from '../errors.ts';
 import type { TryOutcome } from '../engine/runs.ts';
 import { findUnstorable } from '../storable.ts';
@@ -67,4 +69,39 @@ export async function runTry(task: TaskDefinition, ctx: TaskContext<any, any>, c
   } finally {
     if (timer) clearTimeout(timer);
   }
+}
+
+/** The run-side facts of one try, as a claim returns them. */
+export interface TryInput {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  params: Record<string, unknown>;
+  logicalDate: Date;
+  dataIntervalStart: Date;
+  dataIntervalEnd: Date;
+  tryNumber: number;
+  maxTries: number;
+}
+
+/**
+ * One try in this thread (no isolate): its context built from the graph and the
+ * claim, its log lines to `onLog`, the emails it queues carried on a success. The
+ * worker runs inline tries with it (`isolation: 'inline'`, DAGs built in code), and
+ * `weir tasks test` runs its one task with it.
+ */
+export async function runInline(graph: DagGraph, input: TryInput, outputs: Map<string, unknown>, controller: AbortController, onLog: (line: LogLine) => void): Promise<TryOutcome> {
+  const task = graph.tasks.get(input.taskId)!;
+  const emails: QueuedEmail[] = [];
+  const ctx = createTaskContext({
+    ...input,
+    timezone: graph.options.timezone,
+    upstream: task.upstream,
+    outputs,
+    log: createTaskLogger(MAX_LOG_LINES, onLog),
+    signal: controller.signal,
+    emails,
+  });
+  const outcome = await runTry(task, ctx, controller);
+  return outcome.kind === 'success' ? { ...outcome, emails } : outcome;
 }

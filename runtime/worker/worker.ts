@@ -17,7 +17,7 @@ import { EventEmitter } from 'node:events';
 import type { PgBoss, Job } from 'pg-boss';
 import type { LoadedDags } from '../loader/loader.ts';
 import { dagModuleUrl } from '../loader/loader.ts';
-import type { LogLine, QueuedEmail } from '../authoring/dag.ts';
+import type { LogLine } from '../authoring/dag.ts';
 import type { Engine, EndTryResult, LocallyClaimed, TryOutcome } from '../engine/runs.ts';
 import type { DagGraph } from '../loader/graph.ts';
 import { sql } from '../database/sql.ts';
@@ -26,8 +26,8 @@ import { logger } from '../log.ts';
 import { Listener } from '../database/listener.ts';
 import { retryTransient } from '../database/transient.ts';
 import { InputError, NonRetryableError, toError } from '../errors.ts';
-import { createTaskContext, createTaskLogger, MAX_LOG_LINES } from './context.ts';
-import { runTry } from './execute.ts';
+import { MAX_LOG_LINES } from './context.ts';
+import { runInline } from './execute.ts';
 import { IsolatePool, DEFAULT_MEMORY_LIMIT_MB } from './isolates.ts';
 import { EndBatcher, type EndingTry } from './end-batcher.ts';
 import { Reaper } from './reaper.ts';
@@ -435,28 +435,11 @@ export class Worker extends EventEmitter {
   }
 
   /** Opt-out (`isolation: 'inline'`), and DAGs built in code rather than loaded from a file. */
-  private async runInline(graph: DagGraph, row: ClaimedRow, outputs: Map<string, unknown>, controller: AbortController, onLog: (line: LogLine) => void): Promise<TryOutcome> {
-    const task = graph.tasks.get(row.task_id)!;
-    const emails: QueuedEmail[] = [];
-    const ctx = createTaskContext({
-      dagId: row.dag_id,
-      runId: row.run_id,
-      taskId: row.task_id,
-      params: row.conf,
-      logicalDate: row.logical_date,
-      dataIntervalStart: row.data_interval_start,
-      dataIntervalEnd: row.data_interval_end,
-      tryNumber: row.try_number,
-      maxTries: row.max_tries,
-      timezone: graph.options.timezone,
-      upstream: task.upstream,
-      outputs,
-      log: createTaskLogger(MAX_LOG_LINES, onLog),
-      signal: controller.signal,
-      emails,
-    });
-    const outcome = await runTry(task, ctx, controller);
-    return outcome.kind === 'success' ? { ...outcome, emails } : outcome;
+  private runInline(graph: DagGraph, row: ClaimedRow, outputs: Map<string, unknown>, controller: AbortController, onLog: (line: LogLine) => void): Promise<TryOutcome> {
+    return runInline(graph, {
+      dagId: row.dag_id, runId: row.run_id, taskId: row.task_id, params: row.conf, logicalDate: row.logical_date,
+      dataIntervalStart: row.data_interval_start, dataIntervalEnd: row.data_interval_end, tryNumber: row.try_number, maxTries: row.max_tries,
+    }, outputs, controller, onLog);
   }
 
   private afterEnd(row: ClaimedRow, outcome: TryOutcome, result: EndTryResult): void {

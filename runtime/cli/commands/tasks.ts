@@ -1,0 +1,73 @@
+/** `weir tasks logs` and `weir tasks test`. */
+import type { Command } from 'commander';
+import { InputError } from '../../errors.ts';
+import { parseConf } from '../../engine/params.ts';
+import { getTaskTries } from '../../read/runs.ts';
+import { runInline } from '../../worker/execute.ts';
+import { readConfInput } from '../conf-input.ts';
+import { duration, time } from '../render.ts';
+import { confOptions, positiveInt, print, type Cli, type ConfFlags } from '../options.ts';
+import type { LogLine, QueuedEmail } from '../../authoring/dag.ts';
+
+type Json = { json?: boolean };
+
+const formatLine = (l: LogLine) => `${l.level.toUpperCase().padEnd(5)} ${l.msg}${l.fields ? ` ${JSON.stringify(l.fields)}` : ''}`;
+
+async function logsCommand(cli: Cli, runId: string, taskId: string, opts: Json & { try?: number; all?: boolean }): Promise<void> {
+  const { pool } = await cli.session().database();
+  const rows = await getTaskTries(pool, runId, taskId);
+  const chosen = opts.all ? rows : opts.try ? rows.filter((r) => r.try_number === opts.try) : [rows[rows.length - 1]!];
+  if (!chosen.length) throw new InputError('no_try', `task "${taskId}" of run ${runId} has no try ${opts.try} (tries: ${rows.map((r) => r.try_number).join(', ')})`);
+  print(Boolean(opts.json), { run_id: runId, task_id: taskId, tries: chosen }, () =>
+    chosen.map((t) => [
+      `--- try ${t.try_number}: ${t.state} (${time(t.start_date)} → ${time(t.end_date)}, ${duration(t.duration_ms)}${t.hostname ? `, ${t.hostname}` : ''})`,
+      ...t.logs.map((l) => `${l.ts} ${formatLine(l)}`),
+      ...(t.error ? [`error: ${t.error}`, ...(t.error_stack ? [t.error_stack] : [])] : []),
+    ].join('\n')).join('\n'));
+}
+
+/** One task, run in this process with the worker's own inline path; nothing is written to the database. */
+async function testCommand(cli: Cli, dagId: string, taskId: string, opts: ConfFlags & Json & { outputs?: string }): Promise<void> {
+  const graph = await cli.session().dag(dagId);
+  const task = graph.tasks.get(taskId);
+  if (!task) throw new InputError('unknown_task', `DAG "${dagId}" has no task "${taskId}" (tasks: ${graph.order.join(', ')})`);
+  const params = parseConf(graph.dag, await readConfInput(opts));
+  let outputs: Record<string, unknown> = {};
+  if (opts.outputs) {
+    try {
+      outputs = JSON.parse(opts.outputs) as Record<string, unknown>;
+    } catch (err) {
+      throw new InputError('bad_outputs_json', `--outputs is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  const logs: LogLine[] = [];
+  const now = new Date();
+  const outcome = await runInline(graph, {
+    dagId, runId: `test__${now.toISOString()}`, taskId, params, logicalDate: now, dataIntervalStart: now, dataIntervalEnd: now, tryNumber: 1, maxTries: task.retries,
+  }, new Map(Object.entries(outputs)), new AbortController(), (l) => {
+    logs.push(l);
+    if (!opts.json) process.stderr.write(`${formatLine(l)}\n`);
+  });
+  // Emails the task queues are shown, not sent: nothing leaves `tasks test`.
+  const emails: QueuedEmail[] = outcome.kind === 'success' ? outcome.emails ?? [] : [];
+  print(Boolean(opts.json), {
+    dag_id: dagId, task_id: taskId, state: outcome.kind, output: outcome.kind === 'success' ? outcome.output : null,
+    error: outcome.kind === 'failed' ? outcome.error.message : outcome.kind === 'skipped' ? outcome.message : null, logs, queued_emails: emails,
+  }, () =>
+    outcome.kind === 'success' ? `${taskId}: success\n${JSON.stringify(outcome.output, null, 2)}` : outcome.kind === 'skipped' ? `${taskId}: skipped (${outcome.message})` : `${taskId}: failed: ${outcome.error.message}`);
+  if (outcome.kind === 'failed') cli.setExit(1);
+}
+
+export function registerTaskCommands(program: Command, cli: Cli): void {
+  const tasks = program.command('tasks').description('task instances');
+  tasks.command('logs <run_id> <task_id>')
+    .description('log lines of a task instance\'s tries (default: the last try)')
+    .option('--try <n>', 'this try number', positiveInt('--try'))
+    .option('--all', 'every try')
+    .option('--json', 'print JSON')
+    .action((runId: string, taskId: string, opts: Json & { try?: number; all?: boolean }) => logsCommand(cli, runId, taskId, opts));
+  confOptions(tasks.command('test <dag_id> <task_id>').description('run one task in this process; nothing is written to the database'))
+    .option('--outputs <json>', 'outputs of upstream tasks, as {"task_id": value}')
+    .option('--json', 'print JSON')
+    .action((dagId: string, taskId: string, opts: ConfFlags & Json & { outputs?: string }) => testCommand(cli, dagId, taskId, opts));
+}

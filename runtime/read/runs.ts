@@ -1,0 +1,94 @@
+/**
+ * The read model of runs, task instances, tries and workers: what the CLI prints and
+ * what a server serves, read once here (each a statement in sql/queries). Reading only:
+ * state changes live in runtime/engine.
+ */
+import type pg from 'pg';
+import { sql } from '../database/sql.ts';
+import { InputError } from '../errors.ts';
+import { waitingReason } from '../engine/waiting.ts';
+import { RUN_FINISHED, type RunState, type TaskState } from '../states.ts';
+import type { LogLine } from '../authoring/dag.ts';
+
+export interface RunRow {
+  run_id: string;
+  dag_id: string;
+  state: RunState;
+  run_type: string;
+  logical_date: Date;
+  data_interval_start: Date;
+  data_interval_end: Date;
+  conf: unknown;
+  start_date: Date | null;
+  end_date: Date | null;
+  duration_ms: number | null;
+  note: string | null;
+  dag_hash: string | null;
+  dag_file: string | null;
+}
+
+export interface TaskInstanceRow {
+  task_id: string;
+  state: TaskState;
+  try_number: number;
+  max_tries: number;
+  start_date: Date | null;
+  end_date: Date | null;
+  duration_ms: number | null;
+  hostname: string | null;
+  last_error: string | null;
+}
+
+export interface TryRow {
+  try_number: number;
+  state: TaskState;
+  start_date: Date | null;
+  end_date: Date | null;
+  duration_ms: number | null;
+  error: string | null;
+  error_stack: string | null;
+  hostname: string | null;
+  dag_hash: string | null;
+  logs: LogLine[];
+}
+
+/** A run, or InputError `unknown_run`. */
+export async function getRun(pool: pg.Pool, runId: string): Promise<RunRow> {
+  const { rows } = await pool.query<RunRow>(sql('get_run'), [runId]);
+  if (!rows[0]) throw new InputError('unknown_run', `unknown run "${runId}" (see \`weir runs list\`)`);
+  return rows[0];
+}
+
+export interface RunDetail extends RunRow {
+  /** Why an unfinished run is not progressing, when something is in its way (engine/waiting.ts). */
+  waiting: string | null;
+  task_instances: TaskInstanceRow[];
+}
+
+/** A run with every task instance, and what it waits for while unfinished. */
+export async function getRunDetail(pool: pg.Pool, runId: string): Promise<RunDetail> {
+  const run = await getRun(pool, runId);
+  const { rows } = await pool.query<TaskInstanceRow>(sql('run_task_instances'), [runId]);
+  const waiting = !RUN_FINISHED.has(run.state) ? (await waitingReason(pool, runId)) ?? null : null;
+  return { ...run, waiting, task_instances: rows };
+}
+
+/** Newest runs first, optionally of one DAG and in one state. */
+export async function listRuns(pool: pg.Pool, filter: { dagId?: string; state?: RunState; limit: number }): Promise<RunRow[]> {
+  const { rows } = await pool.query<RunRow>(sql('list_runs'), [filter.dagId ?? null, filter.state ?? null, filter.limit]);
+  return rows;
+}
+
+/** The tries of a task instance, oldest first (the running one included); InputError `no_tries` when there are none. */
+export async function getTaskTries(pool: pg.Pool, runId: string, taskId: string): Promise<TryRow[]> {
+  await getRun(pool, runId);
+  const { rows } = await pool.query<TryRow>(sql('task_tries'), [runId, taskId]);
+  if (!rows.length) throw new InputError('no_tries', `task "${taskId}" of run ${runId} has no recorded tries (unknown task, or not run yet)`);
+  return rows;
+}
+
+/** Registered workers, live ones first. */
+export async function listWorkers(pool: pg.Pool, limit: number): Promise<Record<string, unknown>[]> {
+  const { rows } = await pool.query<Record<string, unknown>>(sql('list_workers'), [limit]);
+  return rows;
+}
