@@ -32,7 +32,8 @@ export function createTaskLogger(maxLines: number, sink: (line: LogLine) => void
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }
 
-export interface ContextInput {
+/** The run-side facts of one try, as a claim returns them. */
+export interface TryInput {
   dagId: string;
   runId: string;
   taskId: string;
@@ -42,6 +43,9 @@ export interface ContextInput {
   dataIntervalEnd: Date;
   tryNumber: number;
   maxTries: number;
+}
+
+export interface ContextInput extends TryInput {
   timezone: string;
   upstream: string[];
   outputs: Map<string, unknown>;

@@ -4,7 +4,7 @@
  */
 import type { LogLine, QueuedEmail, TaskDefinition, TaskContext } from '../authoring/dag.ts';
 import type { DagGraph } from '../loader/graph.ts';
-import { createTaskContext, createTaskLogger, MAX_LOG_LINES } from './context.ts';
+import { createTaskContext, createTaskLogger, MAX_LOG_LINES, type TryInput } from './context.ts';
 import { NonRetryableError, SkipTask, toError } from '../errors.ts';
 import type { TryOutcome } from '../engine/runs.ts';
 import { findUnstorable } from '../storable.ts';
@@ -69,19 +69,6 @@ export async function runTry(task: TaskDefinition, ctx: TaskContext<any, any>, c
   } finally {
     if (timer) clearTimeout(timer);
   }
-}
-
-/** The run-side facts of one try, as a claim returns them. */
-export interface TryInput {
-  dagId: string;
-  runId: string;
-  taskId: string;
-  params: Record<string, unknown>;
-  logicalDate: Date;
-  dataIntervalStart: Date;
-  dataIntervalEnd: Date;
-  tryNumber: number;
-  maxTries: number;
 }
 
 /**
