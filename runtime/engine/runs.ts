@@ -16,7 +16,8 @@ import { withTransaction } from './transaction.ts';
 import { retryDelayMs } from './retry-delay.ts';
 import { logger } from '../log.ts';
 import { RUN_FINISHED, RUN_UNFINISHED, TASK_FAILED, TASK_FINISHED, TASK_UNFINISHED, stateList, type TaskState, type RunState } from '../states.ts';
-import { InputError } from '../errors.ts';
+import { InputError, toError } from '../errors.ts';
+import { retryTransient } from '../database/transient.ts';
 import type { LogLine, QueuedEmail } from '../authoring/dag.ts';
 
 export interface Engine {
@@ -45,8 +46,59 @@ export function manualRunId(at: Date): string {
   return `manual__${at.toISOString()}_${crypto.randomBytes(4).toString('hex')}`;
 }
 
-function admissionLock(client: pg.PoolClient, dagId: string) {
-  return client.query("SELECT pg_advisory_xact_lock(hashtext('weir.admit'), hashtext($1))", [dagId]);
+/**
+ * Admission is exact because it runs under the DAG's advisory lock; it is fast because no
+ * transaction ever waits for that lock while holding anything else. A trigger or a try's
+ * end takes the lock only if it is free and admits inside its own transaction; when it is
+ * busy, the holder may not see this transaction's new runs or freed slots, so the caller
+ * admits again after its commit, in a short transaction of its own that waits for the lock
+ * (admitAfterCommit). One admission takes every run that fits, so a storm of triggers does
+ * a few admissions, not one each.
+ */
+function admissionLockKey(dagId: string): [string, string] {
+  return ['weir.admit', dagId];
+}
+
+/** Admit under the lock if it is free; otherwise note the DAG in `later` for admitAfterCommit. */
+async function admitIfFree(engine: Engine, client: pg.PoolClient, graph: DagGraph, later: Map<string, DagGraph>): Promise<string[]> {
+  const { rows } = await client.query<{ got: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1), hashtext($2)) AS got', admissionLockKey(graph.dag.id));
+  if (!rows[0]!.got) {
+    later.set(graph.dag.id, graph);
+    return [];
+  }
+  return admitLocked(engine, client, graph);
+}
+
+/** Start queued runs of the DAG while it has free slots (the caller holds the DAG's admission lock). Returns the run ids admitted. */
+async function admitLocked(engine: Engine, client: pg.PoolClient, graph: DagGraph): Promise<string[]> {
+  // Each admitted run comes with the tasks it starts with (roots and `always` tasks), from its own shape.
+  const { rows } = await client.query<{ run_id: string; queue: string; task_id: string }>(sql('admit_runs'), [graph.dag.id, graph.options.maxActiveRuns, stateList(RUN_UNFINISHED)]);
+  if (!rows.length) return [];
+  const runs = new Map(rows.map((r) => [r.run_id, { graph, queue: r.queue }]));
+  await queuePairs(engine, client, runs, rows.map((r) => ({ runId: r.run_id, taskId: r.task_id })));
+  return [...runs.keys()];
+}
+
+/**
+ * Admission for the DAGs whose lock was busy during a committed transaction: each in a
+ * transaction of its own that waits for the lock, one DAG at a time in a fixed order.
+ * Transient errors are retried; if admission still fails, the runs wait until the next
+ * trigger or run end of that DAG admits them (logged). Returns the run ids admitted.
+ */
+export async function admitAfterCommit(engine: Engine, later: Map<string, DagGraph>): Promise<string[]> {
+  const admitted: string[] = [];
+  for (const dagId of [...later.keys()].sort()) {
+    const graph = later.get(dagId)!;
+    try {
+      admitted.push(...await retryTransient('admit runs', () => withTransaction(engine.pool, async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', admissionLockKey(dagId));
+        return admitLocked(engine, tx, graph);
+      })));
+    } catch (err) {
+      logger.error({ dag_id: dagId, err: toError(err).message }, 'admitting queued runs failed; they wait until the next trigger or run end of this DAG admits them');
+    }
+  }
+  return admitted;
 }
 
 /**
@@ -65,7 +117,7 @@ export async function createRun(engine: Engine, graph: DagGraph, spec: RunSpec):
  * whose logical date is taken already (scheduled/backfill) are skipped; the rest
  * are admitted oldest first while the DAG has free slots.
  */
-export async function createRuns(engine: Engine, graph: DagGraph, specs: RunSpec[], client?: pg.PoolClient): Promise<{ created: string[]; admitted: string[] }> {
+export async function createRuns(engine: Engine, graph: DagGraph, specs: RunSpec[]): Promise<{ created: string[]; admitted: string[] }> {
   if (!specs.length) return { created: [], admitted: [] };
   const queues = new Set(specs.map((s) => s.queue ?? TASK_QUEUE));
   if (queues.size > 1) throw new Error('createRuns: all runs of one call share a queue');
@@ -75,7 +127,8 @@ export async function createRuns(engine: Engine, graph: DagGraph, specs: RunSpec
   const now = new Date();
   const ids = specs.map((s) => s.runId ?? manualRunId(now));
   const tasks = graph.order.map((id) => graph.tasks.get(id)!);
-  const work = async (tx: pg.PoolClient) => {
+  const later = new Map<string, DagGraph>();
+  const result = await withTransaction(engine.pool, async (tx) => {
     const inserted = await tx.query<{ run_id: string }>(sql('insert_runs'), [
       graph.dag.id, runType, queue, tasks.length, graph.leaves, graph.hash, graph.relativeFile,
       ids, specs.map((s) => s.logicalDate), specs.map((s) => s.dataIntervalStart), specs.map((s) => s.dataIntervalEnd), specs.map((s) => JSON.stringify(s.conf)),
@@ -83,22 +136,11 @@ export async function createRuns(engine: Engine, graph: DagGraph, specs: RunSpec
       tasks.map((t) => JSON.stringify(graph.downstream.get(t.id) ?? [])),
     ]);
     const created = inserted.rows.map((r) => r.run_id);
-    if (!created.length) return { created, admitted: [] };
-    const admitted = await admitRuns(engine, tx, graph);
-    return { created, admitted };
-  };
-  return client ? work(client) : withTransaction(engine.pool, work);
-}
-
-/** Start queued runs of the DAG while it has free slots. Returns the run ids admitted. */
-export async function admitRuns(engine: Engine, client: pg.PoolClient, graph: DagGraph): Promise<string[]> {
-  await admissionLock(client, graph.dag.id);
-  // Each admitted run comes with the tasks it starts with (roots and `always` tasks), from its own shape.
-  const { rows } = await client.query<{ run_id: string; queue: string; task_id: string }>(sql('admit_runs'), [graph.dag.id, graph.options.maxActiveRuns, stateList(RUN_UNFINISHED)]);
-  if (!rows.length) return [];
-  const runs = new Map(rows.map((r) => [r.run_id, { graph, queue: r.queue }]));
-  await queuePairs(engine, client, runs, rows.map((r) => ({ runId: r.run_id, taskId: r.task_id })));
-  return [...runs.keys()];
+    if (!created.length) return { created, admitted: [] as string[] };
+    return { created, admitted: await admitIfFree(engine, tx, graph, later) };
+  });
+  if (later.size) result.admitted.push(...await admitAfterCommit(engine, later));
+  return result;
 }
 
 interface RunRef {
@@ -166,8 +208,9 @@ export async function propagate(
   client: pg.PoolClient,
   runs: Map<string, RunRef>,
   finished: Finished[],
-  local?: LocalClaim,
-  counted?: { counters: CounterRow[]; unfinished: Map<string, number> },
+  local: LocalClaim | undefined,
+  counted: { counters: CounterRow[]; unfinished: Map<string, number> } | undefined,
+  later: Map<string, DagGraph>,
 ): Promise<PropagateResult> {
   let frontier = finished;
   let precounted = counted?.counters;
@@ -225,13 +268,13 @@ export async function propagate(
     countFinished(next);
     frontier = next;
   }
-  const ended = await finishRuns(engine, client, runs, finishedPerRun, counted?.unfinished);
+  const ended = await finishRuns(engine, client, runs, finishedPerRun, counted?.unfinished, later);
   return { ended, claimed };
 }
 
-async function finishRuns(engine: Engine, client: pg.PoolClient, runs: Map<string, RunRef>, finishedPerRun: Map<string, number>, known = new Map<string, number>()): Promise<Map<string, RunState>> {
+async function finishRuns(engine: Engine, client: pg.PoolClient, runs: Map<string, RunRef>, finishedPerRun: Map<string, number>, known: Map<string, number> | undefined, later: Map<string, DagGraph>): Promise<Map<string, RunState>> {
   const ended = new Map<string, RunState>();
-  const unfinished = new Map(known);
+  const unfinished = new Map(known ?? []);
   if (finishedPerRun.size) {
     const ids = [...finishedPerRun.keys()];
     const { rows } = await client.query<{ run_id: string; unfinished: number }>(sql('count_finished'), [ids, ids.map((id) => finishedPerRun.get(id)!)]);
@@ -240,13 +283,10 @@ async function finishRuns(engine: Engine, client: pg.PoolClient, runs: Map<strin
   const done = [...unfinished].filter(([, n]) => n <= 0).map(([id]) => id);
   if (!done.length) return ended;
   const finishedRows = await client.query<{ run_id: string; state: RunState }>(sql('finish_run'), [done, stateList(TASK_FAILED), stateList(RUN_UNFINISHED)]);
-  for (const r of finishedRows.rows) {
-    ended.set(r.run_id, r.state);
-    await client.query('SELECT pg_notify($1, $2)', ['weir_run', `${r.run_id}:${r.state}`]);
-  }
+  for (const r of finishedRows.rows) ended.set(r.run_id, r.state);
   // Freed slots go to queued runs; one DAG at a time, in a fixed order (no lock-order deadlocks).
   const graphs = new Map([...ended.keys()].map((id) => [runs.get(id)!.graph.dag.id, runs.get(id)!.graph]));
-  for (const dagId of [...graphs.keys()].sort()) await admitRuns(engine, client, graphs.get(dagId)!);
+  for (const dagId of [...graphs.keys()].sort()) await admitIfFree(engine, client, graphs.get(dagId)!, later);
   return ended;
 }
 
@@ -297,7 +337,8 @@ function storedOutcome(outcome: TryOutcome): { kind: TryOutcome['kind']; output:
  */
 export async function endTries(engine: Engine, graphs: Map<string, DagGraph>, items: (EndTryInput & { dagId: string })[], local?: LocalClaim): Promise<EndTriesResult> {
   const stored = items.map((item) => storedOutcome(item.outcome));
-  return withTransaction(engine.pool, async (client) => {
+  const later = new Map<string, DagGraph>();
+  const ended = await withTransaction(engine.pool, async (client) => {
     const { rows } = await client.query<CounterRow & { kind: 'ended' | 'successor' | 'run'; state: TaskState; unfinished: number }>(sql('end_tries'), [
       items.map((i) => i.runId),
       items.map((i) => i.taskId),
@@ -342,13 +383,16 @@ export async function endTries(engine: Engine, graphs: Map<string, DagGraph>, it
       results.push({ recorded: true, state });
     }
     // end_tries counted the successors of these tries already; propagate goes on from its counters.
-    const { ended, claimed } = await propagate(engine, client, runs, [], local, { counters, unfinished });
+    const { ended, claimed } = await propagate(engine, client, runs, [], local, { counters, unfinished }, later);
     for (let i = 0; i < items.length; i++) {
       const runState = ended.get(items[i]!.runId);
       if (runState && results[i]!.recorded && results[i]!.state !== 'up_for_retry') results[i]!.runState = runState;
     }
     return { results, claimed };
   });
+  // Never throws: a try that ended is recorded, whatever happens to admission.
+  if (later.size) await admitAfterCommit(engine, later);
+  return ended;
 }
 
 /** Retry options of a task that is no longer in its DAG file (used when the reaper ends such a task's lost try). */
@@ -403,12 +447,15 @@ async function enqueueAlert(engine: Engine, client: pg.PoolClient, graph: DagGra
  * tasks not started are skipped, and freed slots go to queued runs.
  */
 export async function cancelRun(engine: Engine, graph: DagGraph | undefined, runId: string, note = 'cancelled by weir runs cancel'): Promise<boolean> {
-  return withTransaction(engine.pool, async (client) => {
+  const later = new Map<string, DagGraph>();
+  const cancelled = await withTransaction(engine.pool, async (client) => {
     const { rowCount } = await client.query(sql('cancel_run'), [runId, note, stateList(RUN_UNFINISHED), stateList(TASK_UNFINISHED)]);
     if (!rowCount) return false;
-    if (graph) await admitRuns(engine, client, graph);
+    if (graph) await admitIfFree(engine, client, graph, later);
     return true;
   });
+  if (later.size) await admitAfterCommit(engine, later);
+  return cancelled;
 }
 
 /**
@@ -420,7 +467,8 @@ export async function cancelRun(engine: Engine, graph: DagGraph | undefined, run
  */
 export async function clearRun(engine: Engine, graph: DagGraph, runId: string, onlyFailed: boolean): Promise<string[]> {
   const tasks = [...graph.tasks.values()];
-  return withTransaction(engine.pool, async (client) => {
+  const later = new Map<string, DagGraph>();
+  const cleared = await withTransaction(engine.pool, async (client) => {
     const { rows } = await client.query<CounterRow & { queue: string; unfinished: number }>(sql('clear_run'), [
       runId, onlyFailed, stateList(RUN_FINISHED), stateList(TASK_FINISHED), stateList(TASK_FAILED),
       tasks.map((t) => t.id), tasks.map((t) => t.retries),
@@ -433,7 +481,9 @@ export async function clearRun(engine: Engine, graph: DagGraph, runId: string, o
       return [];
     }
     const runs = new Map([[runId, { graph, queue: rows[0]!.queue }]]);
-    await propagate(engine, client, runs, [], undefined, { counters: rows, unfinished: new Map([[runId, rows[0]!.unfinished]]) });
+    await propagate(engine, client, runs, [], undefined, { counters: rows, unfinished: new Map([[runId, rows[0]!.unfinished]]) }, later);
     return rows.map((r) => r.task_id);
   });
+  if (later.size) await admitAfterCommit(engine, later);
+  return cleared;
 }

@@ -73,10 +73,35 @@ export async function getRunDetail(pool: pg.Pool, runId: string): Promise<RunDet
   return { ...run, waiting, task_instances: rows };
 }
 
-/** Newest runs first, optionally of one DAG and in one state. */
-export async function listRuns(pool: pg.Pool, filter: { dagId?: string; state?: RunState; limit: number }): Promise<RunRow[]> {
-  const { rows } = await pool.query<RunRow>(sql('list_runs'), [filter.dagId ?? null, filter.state ?? null, filter.limit]);
-  return rows;
+export interface RunPage {
+  runs: RunRow[];
+  /** Pass as `after` for the next page; null on the last page. */
+  next: string | null;
+}
+
+/** A page cursor: the (created_at, run_id) of a page's last row, opaque to callers. */
+function encodeCursor(createdAt: string, runId: string): string {
+  return Buffer.from(JSON.stringify([createdAt, runId])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [string, string] {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'string') && !Number.isNaN(Date.parse(value[0] as string))) return value as [string, string];
+  } catch {
+    // reported below
+  }
+  throw new InputError('bad_cursor', `--after "${cursor}" is not a page cursor (use the \`next\` value a previous page printed)`);
+}
+
+/** Newest runs first, optionally of one DAG and in one state, one keyset page at a time (list_runs.sql). */
+export async function listRuns(pool: pg.Pool, filter: { dagId?: string; state?: RunState; limit: number; after?: string }): Promise<RunPage> {
+  const [afterCreated, afterRun] = filter.after ? decodeCursor(filter.after) : [null, null];
+  const { rows } = await pool.query<RunRow & { page_created_at: string }>(sql('list_runs'), [filter.dagId ?? null, filter.state ?? null, filter.limit + 1, afterCreated, afterRun]);
+  const page = rows.slice(0, filter.limit);
+  const last = page[page.length - 1];
+  const next = rows.length > filter.limit && last ? encodeCursor(last.page_created_at, last.run_id) : null;
+  return { runs: page.map(({ page_created_at: _key, ...run }) => run), next };
 }
 
 /** The tries of a task instance, oldest first (the running one included); InputError `no_tries` when there are none. */

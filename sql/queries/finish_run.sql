@@ -1,6 +1,7 @@
 -- finish_run: the last task instance of these runs finished; a run fails if any leaf
 -- failed or is upstream_failed (Airflow's rule). $1 run_id[], $2 leaf states that fail the run
--- (TASK_FAILED), $3 run states it ends from (RUN_UNFINISHED)
+-- (TASK_FAILED), $3 run states it ends from (RUN_UNFINISHED). Each ended run is announced
+-- on `weir_run` (`<run_id>:<state>`) at commit, in the same statement.
 UPDATE weir.dag_run r SET
   state = CASE WHEN EXISTS (
     SELECT 1 FROM weir.task_instance ti
@@ -9,4 +10,4 @@ UPDATE weir.dag_run r SET
   start_date = coalesce(r.start_date, now()),
   end_date = now()
 WHERE r.run_id = ANY($1::text[]) AND r.state = ANY($3::weir.run_state[])
-RETURNING r.run_id, r.state, r.dag_id
+RETURNING r.run_id, r.state, r.dag_id, pg_notify('weir_run', r.run_id || ':' || r.state::text) IS NULL AS announced

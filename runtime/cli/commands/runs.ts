@@ -42,13 +42,15 @@ async function backfillCommand(cli: Cli, dagId: string, opts: ConfFlags & Json &
   if (summary.interrupted) cli.setExit(130);
 }
 
-async function listCommand(cli: Cli, opts: Json & { dag?: string; state?: RunState; limit: number }): Promise<void> {
+async function listCommand(cli: Cli, opts: Json & { dag?: string; state?: RunState; limit: number; after?: string }): Promise<void> {
   const { pool } = await cli.session().database();
-  const rows = await listRuns(pool, { dagId: opts.dag, state: opts.state, limit: opts.limit });
-  print(Boolean(opts.json), { runs: rows }, () =>
+  const { runs: rows, next } = await listRuns(pool, { dagId: opts.dag, state: opts.state, limit: opts.limit, after: opts.after });
+  print(Boolean(opts.json), { runs: rows, next }, () => [
     rows.length
       ? table(['run_id', 'dag_id', 'type', 'state', 'logical_date', 'started', 'duration'], rows.map((r) => [r.run_id, r.dag_id, r.run_type, r.state, time(r.logical_date), time(r.start_date), duration(r.duration_ms)]))
-      : 'no runs');
+      : 'no runs',
+    ...(next ? ['', `more: weir runs list --after ${next}${opts.dag ? ` --dag ${opts.dag}` : ''}${opts.state ? ` --state ${opts.state}` : ''}${opts.limit !== 25 ? ` --limit ${opts.limit}` : ''}`] : []),
+  ].join('\n'));
 }
 
 async function showCommand(cli: Cli, runId: string, opts: Json): Promise<void> {
@@ -97,8 +99,9 @@ export function registerRunCommands(program: Command, cli: Cli): void {
     .option('--dag <dag_id>', 'only this DAG')
     .addOption(new Option('--state <state>', 'only this state').choices(Object.values(RunState)))
     .option('--limit <n>', 'at most n runs', positiveInt('--limit'), 25)
+    .option('--after <cursor>', 'the page after this one (the `next` cursor a page printed)')
     .option('--json', 'print JSON')
-    .action((opts: Json & { dag?: string; state?: RunState; limit: number }) => listCommand(cli, opts));
+    .action((opts: Json & { dag?: string; state?: RunState; limit: number; after?: string }) => listCommand(cli, opts));
   runs.command('show <run_id>')
     .description('a run and every task instance: state, tries, start, end, duration, last error')
     .option('--json', 'print JSON')
