@@ -13,6 +13,9 @@ import { openDatabaseUrl } from '../runtime/database/connect.ts';
 import { startBoss } from '../runtime/queue.ts';
 import { loadDagsFolder } from '../runtime/loader/loader.ts';
 import { createRun, createRuns, type Engine } from '../runtime/engine/runs.ts';
+import { sqlText } from '../runtime/database/sql.ts';
+import { RUN_UNFINISHED, stateList } from '../runtime/states.ts';
+import { benchLists, writeHistory } from './history.ts';
 import type { DagGraph } from '../runtime/loader/graph.ts';
 import { RunEnds } from '../runtime/engine/wait.ts';
 import { DateTime } from 'luxon';
@@ -47,10 +50,10 @@ async function freshDatabase(adminUrl: string, name: string): Promise<string> {
   return url.toString();
 }
 
-function startWorker(url: string): Promise<ChildProcess> {
+function startWorker(url: string, concurrency = BENCH_CONCURRENCY): Promise<ChildProcess> {
   // The documented production command for a worker (`node bin/weir.js worker`), with node flags to try (WEIR_BENCH_NODE_FLAGS).
   const nodeFlags = (process.env.WEIR_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeFlags, path.join(root, 'bin/weir.js'), 'worker', '--concurrency', String(BENCH_CONCURRENCY)], {
+  const child = spawn(process.execPath, [...nodeFlags, path.join(root, 'bin/weir.js'), 'worker', '--concurrency', String(concurrency)], {
     env: { ...process.env, WEIR_DATABASE_URL: url, WEIR_DAGS_FOLDER: path.join(here, 'dags'), WEIR_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -65,10 +68,21 @@ function startWorker(url: string): Promise<ChildProcess> {
   });
 }
 
-async function commits(pool: pg.Pool, db: string): Promise<number> {
-  const { rows } = await pool.query<{ n: string }>('SELECT xact_commit AS n FROM pg_stat_database WHERE datname = $1', [db]);
+/**
+ * Transactions that wrote, counted exactly: the next transaction id to be assigned (it
+ * does not take one itself). pg_stat_database's xact_commit lags by seconds.
+ */
+async function xids(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS n');
   return Number(rows[0]!.n);
 }
+
+async function stopWorker(worker: ChildProcess): Promise<void> {
+  worker.kill('SIGTERM');
+  await new Promise((r) => worker.once('exit', r));
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Timing { start: number; end: number }
 
@@ -97,12 +111,82 @@ export async function benchEngine(): Promise<Record<string, number>> {
   const linear = loaded.dags.get('bench_linear')!;
   const fanout = loaded.dags.get('bench_fanout')!;
   log('starting one worker process');
-  const worker = await startWorker(url);
+  let worker = await startWorker(url);
   // One LISTEN connection for every wait: opening one per run would itself disturb the
   // latencies measured (a connection start costs the server a few ms of CPU).
   const runEnds = await RunEnds.open(url, db.pool);
   const waitForRun = (runId: string) => runEnds.wait(runId, 120_000);
   const results: Record<string, number> = {};
+
+  /** W5 as peers measure it: 20 runs, each after a random 100-500 ms pause; gap = a function returning -> the next one entered. */
+  const w5Latency = async (suffix: string): Promise<Record<string, number>> => {
+    const gaps: number[] = [];
+    const firsts: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      await pause(100 + Math.random() * 400);
+      const t0 = now();
+      const runId = await trigger(engine, linear);
+      await waitForRun(runId);
+      const out = await outputs(db.pool, runId);
+      firsts.push(out.get('t1')!.start - t0);
+      for (let k = 2; k <= 5; k++) gaps.push(out.get(`t${k}`)!.start - out.get(`t${k - 1}`)!.end);
+    }
+    const r = {
+      [`w5_gap_p50${suffix}_ms`]: round(median(gaps)),
+      [`w5_gap_p95${suffix}_ms`]: round(percentile(gaps, 95)),
+      [`w5_trigger_to_first_p50${suffix}_ms`]: round(median(firsts)),
+    };
+    log(`W5${suffix}: ${JSON.stringify(r)}`);
+    return r;
+  };
+
+  /** 500 W5 runs, each created by its own createRun call, all at once, until every run is committed finished: steps/s per round. */
+  const concurrentTriggers = async (): Promise<number[]> => {
+    const rates: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      const x0 = await xids(db.pool);
+      const t0 = now();
+      const ids = await Promise.all(Array.from({ length: 500 }, () => trigger(engine, linear)));
+      const created = now() - t0;
+      await Promise.all(ids.map(waitForRun));
+      const elapsed = now() - t0;
+      rates.push(2500 / (elapsed / 1000));
+      log(`round ${r + 1}: ${round(2500 / (elapsed / 1000), 0)} steps/s (500 triggers committed in ${round(created, 0)} ms), ${round((await xids(db.pool) - x0) / 2500)} write transactions/step`);
+    }
+    return rates;
+  };
+
+  /** 50,000 queued runs of bench_drain (maxActiveRuns 16) drained by one worker: runs/s, and admission's plan at the full backlog. */
+  const drain50k = async (): Promise<Record<string, number>> => {
+    const graph = loaded.dags.get('bench_drain')!;
+    const at = new Date();
+    await createRuns(engine, graph, Array.from({ length: 50_000 }, () => ({ runType: 'manual' as const, conf: {}, logicalDate: at, dataIntervalStart: at, dataIntervalEnd: at })));
+    const t0 = now();
+    // Admission at 50,000 queued runs, in a transaction rolled back (the worker drains meanwhile).
+    const client = await db.pool.connect();
+    let admitMs = NaN;
+    try {
+      await client.query('BEGIN');
+      // With 16 more slots than the DAG has, so the plan shows the waiting runs read in order too.
+      const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${sqlText('admit_runs')}`, ['bench_drain', 32, stateList(RUN_UNFINISHED)]);
+      const plan = rows.map((r) => r['QUERY PLAN']);
+      admitMs = Number(/Execution Time: ([\d.]+)/.exec(plan.join('\n'))?.[1]);
+      log(`admit_runs at a 50,000-run backlog (rolled back):\n${plan.join('\n')}`);
+    } finally {
+      await client.query('ROLLBACK').catch(() => {});
+      client.release();
+    }
+    for (;;) {
+      const { rows } = await db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM weir.dag_run WHERE dag_id = 'bench_drain' AND state = ANY($1::weir.run_state[])", [stateList(RUN_UNFINISHED)]);
+      if (rows[0]!.n === 0) break;
+      await pause(250);
+    }
+    const elapsed = now() - t0;
+    const rate = round(50_000 / (elapsed / 1000), 0);
+    log(`drained 50,000 runs in ${round(elapsed / 1000, 1)} s: ${rate} runs/s; admission ${admitMs} ms at the full backlog`);
+    return { drain_50k_runs_per_s: rate, admit_50k_backlog_ms: round(admitMs, 3) };
+  };
+
   try {
     // Warm-up: JIT, connections, prepared plans.
     for (let i = 0; i < 5; i++) await waitForRun(await trigger(engine, linear));
@@ -140,7 +224,7 @@ export async function benchEngine(): Promise<Record<string, number>> {
     const rounds: number[] = [];
     const commitRatios: number[] = [];
     for (let r = 0; r < 3; r++) {
-      const c0 = await commits(db.pool, dbName);
+      const c0 = await xids(db.pool);
       const t0 = now();
       // One bulk trigger (as `weir backfill` and API clients do): 500 runs in one transaction.
       const at = new Date();
@@ -155,7 +239,7 @@ export async function benchEngine(): Promise<Record<string, number>> {
         await waitForRun(pending.rows[0].run_id);
       }
       const elapsed = now() - t0;
-      const c1 = await commits(db.pool, dbName);
+      const c1 = await xids(db.pool);
       rounds.push(2500 / (elapsed / 1000));
       commitRatios.push((c1 - c0) / 2500);
       log(`round ${r + 1}: ${round(2500 / (elapsed / 1000), 0)} tasks/s, ${round((c1 - c0) / 2500)} commits/task`);
@@ -202,13 +286,47 @@ export async function benchEngine(): Promise<Record<string, number>> {
     results.backfill_10k_runs_ms = round(median(backfills), 0);
     log(`backfill of 10,000 runs p50 ${results.backfill_10k_runs_ms} ms`);
 
+    log('500 W5 runs, each started by its own trigger call, all at once (worker at the default slots)');
+    results.concurrent_triggers_c64_steps_per_s = round(median(await concurrentTriggers()), 0);
+
     const status = readFileSync(`/proc/${worker.pid}/status`, 'utf8');
     const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
     results.worker_rss_mb = hwm ? round(Number(hwm[1]) / 1024, 1) : NaN;
+
+    log('drain: 50,000 queued runs of a 1-task DAG under maxActiveRuns 16');
+    Object.assign(results, await drain50k());
+
+    log('worker restarted with 10 slots (the workloads as peers are compared on)');
+    await stopWorker(worker);
+    worker = await startWorker(url, 10);
+    for (let i = 0; i < 3; i++) await waitForRun(await trigger(engine, fanout));
+    Object.assign(results, await w5Latency(''));
+    log('W-fan 1->50->1 at 10 slots, trigger -> join end, 10 runs');
+    const wfans: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const t0 = now();
+      const runId = await trigger(engine, fanout);
+      await waitForRun(runId);
+      wfans.push((await outputs(db.pool, runId)).get('join')!.end - t0);
+    }
+    results.wfan_c10_ms = round(median(wfans));
+    log(`W-fan c10 p50 ${results.wfan_c10_ms} ms`);
+    log('500 W5 runs, each started by its own trigger call, all at once (worker at 10 slots)');
+    const storms = await concurrentTriggers();
+    results.concurrent_triggers_steps_per_s = round(median(storms), 0);
+
+    log('history: 200,000 runs, 1,000,000 task instances and tries');
+    const h0 = now();
+    await writeHistory(db.pool);
+    log(`history written in ${round((now() - h0) / 1000, 1)} s`);
+    const lists = await benchLists(db.pool, log);
+    results.history_list_p95_ms = Math.max(...Object.values(lists.p95));
+    for (const [name, v] of Object.entries(lists.p95)) results[`history_list_${name}_p95_ms`] = v;
+    results.history_seq_scans = lists.seqScans;
+    Object.assign(results, await w5Latency('_with_history'));
   } finally {
     await runEnds.close();
-    worker.kill('SIGTERM');
-    await new Promise((r) => worker.once('exit', r));
+    await stopWorker(worker);
     await boss.stop({ graceful: false, close: true }).catch(() => {});
     await db.close();
   }

@@ -9,7 +9,13 @@ import path from 'node:path';
 export const SQL_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'sql');
 const cache = new Map<string, string>();
 
-/** The text of `sql/queries/<name>.sql`. */
+/**
+ * The text of `sql/queries/<name>.sql`, for a statement that must be planned with its
+ * parameters' values every time: a named statement may switch to a generic plan after
+ * five calls, and a generic plan can neither use a partial index whose predicate a
+ * parameter would have to prove (admit_runs) nor drop the filters a NULL parameter
+ * turns off (list_runs). Use as `client.query(sqlText('admit_runs'), values)`.
+ */
 export function sqlText(name: string): string {
   let text = cache.get(name);
   if (text === undefined) {

@@ -10,7 +10,7 @@ import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import { evaluateTriggerRule } from '../authoring/trigger-rules.ts';
 import type { DagGraph } from '../loader/graph.ts';
-import { sql } from '../database/sql.ts';
+import { sql, sqlText } from '../database/sql.ts';
 import { ALERT_QUEUE, TASK_QUEUE, enqueueTries, ensureQueue, bossDb, type TaskJobData } from '../queue.ts';
 import { withTransaction } from './transaction.ts';
 import { retryDelayMs } from './retry-delay.ts';
@@ -47,53 +47,73 @@ export function manualRunId(at: Date): string {
 }
 
 /**
- * Admission is exact because it runs under the DAG's advisory lock; it is fast because no
- * transaction ever waits for that lock while holding anything else. A trigger or a try's
- * end takes the lock only if it is free and admits inside its own transaction; when it is
- * busy, the holder may not see this transaction's new runs or freed slots, so the caller
- * admits again after its commit, in a short transaction of its own that waits for the lock
- * (admitAfterCommit). One admission takes every run that fits, so a storm of triggers does
- * a few admissions, not one each.
+ * Admission is exact because it runs under the DAG's advisory lock, and no transaction
+ * ever waits for that lock while holding anything else. A trigger, a run's end or a
+ * cancel admits inside its own transaction only if the lock is free. Its snapshot cannot
+ * see what commits concurrently (another trigger's waiting run, another end's freed
+ * slot), so after its commit it asks admission_needed (no lock) when it may have left a
+ * waiting run and a free slot side by side: a trigger whose runs are not all admitted, an
+ * end or cancel that found the lock busy or left slots free. Whichever of two concurrent
+ * commits comes second sees both, and admits under the lock (admitAfterCommit).
  */
 function admissionLockKey(dagId: string): [string, string] {
   return ['weir.admit', dagId];
 }
 
-/** Admit under the lock if it is free; otherwise note the DAG in `later` for admitAfterCommit. */
-async function admitIfFree(engine: Engine, client: pg.PoolClient, graph: DagGraph, later: Map<string, DagGraph>): Promise<string[]> {
+/** Admit under the lock if it is free. The DAG goes to `later` when the lock was busy or slots stay free. */
+async function admitIfFree(engine: Engine, client: pg.PoolClient, graph: DagGraph, later: Map<string, DagGraph>, slots?: LocalClaim, claimed?: LocallyClaimed[]): Promise<string[]> {
   const { rows } = await client.query<{ got: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1), hashtext($2)) AS got', admissionLockKey(graph.dag.id));
   if (!rows[0]!.got) {
     later.set(graph.dag.id, graph);
     return [];
   }
-  return admitLocked(engine, client, graph);
-}
-
-/** Start queued runs of the DAG while it has free slots (the caller holds the DAG's admission lock). Returns the run ids admitted. */
-async function admitLocked(engine: Engine, client: pg.PoolClient, graph: DagGraph): Promise<string[]> {
-  // Each admitted run comes with the tasks it starts with (roots and `always` tasks), from its own shape.
-  const { rows } = await client.query<{ run_id: string; queue: string; task_id: string }>(sql('admit_runs'), [graph.dag.id, graph.options.maxActiveRuns, stateList(RUN_UNFINISHED)]);
-  if (!rows.length) return [];
-  const runs = new Map(rows.map((r) => [r.run_id, { graph, queue: r.queue }]));
-  await queuePairs(engine, client, runs, rows.map((r) => ({ runId: r.run_id, taskId: r.task_id })));
-  return [...runs.keys()];
+  const { admitted, free } = await admitLocked(engine, client, graph, slots, claimed);
+  if (free > 0) later.set(graph.dag.id, graph);
+  return admitted;
 }
 
 /**
- * Admission for the DAGs whose lock was busy during a committed transaction: each in a
- * transaction of its own that waits for the lock, one DAG at a time in a fixed order.
- * Transient errors are retried; if admission still fails, the runs wait until the next
- * trigger or run end of that DAG admits them (logged). Returns the run ids admitted.
+ * Start queued runs of the DAG while it has free slots (the caller holds the DAG's
+ * admission lock). Their first tasks go to the finishing worker while it has room
+ * (`slots`, claimed into `claimed`), to the queue otherwise.
+ */
+async function admitLocked(engine: Engine, client: pg.PoolClient, graph: DagGraph, slots?: LocalClaim, claimed?: LocallyClaimed[]): Promise<{ admitted: string[]; free: number }> {
+  // Each admitted run comes with the tasks it starts with (roots and `always` tasks), from its own shape.
+  const { rows } = await client.query<{ run_id: string | null; queue: string; task_id: string; free: number | null }>(sqlText('admit_runs'), [graph.dag.id, graph.options.maxActiveRuns, stateList(RUN_UNFINISHED)]);
+  const tasks = rows.filter((r) => r.run_id !== null) as { run_id: string; queue: string; task_id: string }[];
+  const free = rows.find((r) => r.run_id === null)?.free ?? 0;
+  if (!tasks.length) return { admitted: [], free };
+  const runs = new Map(tasks.map((r) => [r.run_id, { graph, queue: r.queue }]));
+  const pairs = tasks.map((r) => ({ runId: r.run_id, taskId: r.task_id }));
+  // Only runs on the finishing worker's own queue (a `dags test` run has a private one).
+  const mine = slots && claimed ? await claimLocally(client, slots, pairs.filter((p) => runs.get(p.runId)!.queue === slots.queue)) : [];
+  claimed?.push(...mine);
+  const taken = new Set(mine.map((m) => `${m.runId}\u0000${m.taskId}`));
+  await queuePairs(engine, client, runs, pairs.filter((p) => !taken.has(`${p.runId}\u0000${p.taskId}`)));
+  return { admitted: [...runs.keys()], free };
+}
+
+/**
+ * After a commit: for each DAG that now has a run waiting and a slot free (admission_needed,
+ * read without the lock), admit in a transaction of its own that waits for the lock, one
+ * DAG at a time in a fixed order. Never throws: transient errors are retried, and if
+ * admission still fails, the runs wait until the next trigger or run end of that DAG
+ * admits them (logged). Returns the run ids admitted.
  */
 export async function admitAfterCommit(engine: Engine, later: Map<string, DagGraph>): Promise<string[]> {
   const admitted: string[] = [];
   for (const dagId of [...later.keys()].sort()) {
     const graph = later.get(dagId)!;
+    const params = [dagId, graph.options.maxActiveRuns, stateList(RUN_UNFINISHED)];
     try {
-      admitted.push(...await retryTransient('admit runs', () => withTransaction(engine.pool, async (tx) => {
-        await tx.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', admissionLockKey(dagId));
-        return admitLocked(engine, tx, graph);
-      })));
+      admitted.push(...await retryTransient('admit runs', async () => {
+        const { rows } = await engine.pool.query<{ needed: boolean }>(sqlText('admission_needed'), params);
+        if (!rows[0]!.needed) return [];
+        return withTransaction(engine.pool, async (tx) => {
+          await tx.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', admissionLockKey(dagId));
+          return (await admitLocked(engine, tx, graph)).admitted;
+        });
+      }));
     } catch (err) {
       logger.error({ dag_id: dagId, err: toError(err).message }, 'admitting queued runs failed; they wait until the next trigger or run end of this DAG admits them');
     }
@@ -127,7 +147,7 @@ export async function createRuns(engine: Engine, graph: DagGraph, specs: RunSpec
   const now = new Date();
   const ids = specs.map((s) => s.runId ?? manualRunId(now));
   const tasks = graph.order.map((id) => graph.tasks.get(id)!);
-  const later = new Map<string, DagGraph>();
+  const later = new Map<string, DagGraph>(); // createRuns asks after its commit whether or not the lock was busy
   const result = await withTransaction(engine.pool, async (tx) => {
     const inserted = await tx.query<{ run_id: string }>(sql('insert_runs'), [
       graph.dag.id, runType, queue, tasks.length, graph.leaves, graph.hash, graph.relativeFile,
@@ -139,7 +159,8 @@ export async function createRuns(engine: Engine, graph: DagGraph, specs: RunSpec
     if (!created.length) return { created, admitted: [] as string[] };
     return { created, admitted: await admitIfFree(engine, tx, graph, later) };
   });
-  if (later.size) result.admitted.push(...await admitAfterCommit(engine, later));
+  // Runs left waiting may meet a slot freed by an end that committed meanwhile.
+  if (result.admitted.length < result.created.length) result.admitted.push(...await admitAfterCommit(engine, new Map([[graph.dag.id, graph]])));
   return result;
 }
 
@@ -165,18 +186,46 @@ interface CounterRow {
   up_upstream_failed: number;
 }
 
-/** The finishing worker takes up to `capacity` successors itself (eager dispatch). */
+/** The finishing worker takes up to `capacity` tasks itself (eager dispatch), of runs on the queue it works. */
 export interface LocalClaim {
   capacity: number;
   hostname: string;
+  queue: string;
 }
 
-/** A successor claimed by the finishing worker: it is `running` already, on this try. */
+/** A task claimed by the finishing worker (a successor, or the first task of a run its end admitted): `running` already, on this try. */
 export interface LocallyClaimed {
   runId: string;
   taskId: string;
   tryNumber: number;
   maxTries: number;
+  /** What running it needs from its run. */
+  run: { dagId: string; conf: Record<string, unknown>; logicalDate: Date; dataIntervalStart: Date; dataIntervalEnd: Date; queue: string };
+}
+
+interface ClaimLocalRow {
+  run_id: string;
+  task_id: string;
+  try_number: number;
+  max_tries: number;
+  dag_id: string;
+  conf: Record<string, unknown>;
+  logical_date: Date;
+  data_interval_start: Date;
+  data_interval_end: Date;
+  queue: string;
+}
+
+/** none -> running on the finishing worker for up to `local.capacity` of `pairs`; returns what it got (claim_local.sql). */
+async function claimLocally(client: pg.PoolClient, local: LocalClaim, pairs: { runId: string; taskId: string }[]): Promise<LocallyClaimed[]> {
+  const mine = pairs.slice(0, Math.max(0, local.capacity));
+  if (!mine.length) return [];
+  const { rows } = await client.query<ClaimLocalRow>(sql('claim_local'), [mine.map((m) => m.runId), mine.map((m) => m.taskId), local.hostname]);
+  local.capacity -= rows.length;
+  return rows.map((g) => ({
+    runId: g.run_id, taskId: g.task_id, tryNumber: g.try_number, maxTries: g.max_tries,
+    run: { dagId: g.dag_id, conf: g.conf, logicalDate: g.logical_date, dataIntervalStart: g.data_interval_start, dataIntervalEnd: g.data_interval_end, queue: g.queue },
+  }));
 }
 
 /** none -> queued for (run, task) pairs, with one pg-boss job per try, per queue. */
@@ -220,7 +269,8 @@ export async function propagate(
   };
   // end_tries already counted its own tries (and their successors' counters).
   if (!counted) countFinished(finished);
-  let capacity = local?.capacity ?? 0;
+  // Consumed by successors first, then by the first tasks of runs admitted into freed slots.
+  const slots = local ? { ...local } : undefined;
   const claimed: LocallyClaimed[] = [];
   while (frontier.length || precounted) {
     const runIds: string[] = [];
@@ -251,13 +301,10 @@ export async function propagate(
       else if (decision === 'skip') toSettle.push({ runId: r.run_id, taskId: r.task_id, state: 'skipped' });
       else if (decision === 'upstream_failed') toSettle.push({ runId: r.run_id, taskId: r.task_id, state: 'upstream_failed' });
     }
-    const mine = local && capacity > 0 ? toRun.slice(0, capacity) : [];
-    if (mine.length) {
-      const { rows: got } = await client.query<{ run_id: string; task_id: string; try_number: number; max_tries: number }>(sql('claim_local'), [mine.map((m) => m.runId), mine.map((m) => m.taskId), local!.hostname]);
-      for (const g of got) claimed.push({ runId: g.run_id, taskId: g.task_id, tryNumber: g.try_number, maxTries: g.max_tries });
-      capacity -= got.length;
-    }
-    await queuePairs(engine, client, runs, toRun.slice(mine.length));
+    const mine = slots ? await claimLocally(client, slots, toRun) : [];
+    claimed.push(...mine);
+    const taken = new Set(mine.map((m) => `${m.runId}\u0000${m.taskId}`));
+    await queuePairs(engine, client, runs, toRun.filter((t) => !taken.has(`${t.runId}\u0000${t.taskId}`)));
     let next: Finished[] = [];
     if (toSettle.length) {
       const settled = await client.query<{ run_id: string; task_id: string; state: TaskState; downstream: string[] }>(sql('settle_without_running'), [
@@ -268,11 +315,14 @@ export async function propagate(
     countFinished(next);
     frontier = next;
   }
-  const ended = await finishRuns(engine, client, runs, finishedPerRun, counted?.unfinished, later);
+  const ended = await finishRuns(engine, client, runs, finishedPerRun, counted?.unfinished, later, slots, claimed);
   return { ended, claimed };
 }
 
-async function finishRuns(engine: Engine, client: pg.PoolClient, runs: Map<string, RunRef>, finishedPerRun: Map<string, number>, known: Map<string, number> | undefined, later: Map<string, DagGraph>): Promise<Map<string, RunState>> {
+async function finishRuns(
+  engine: Engine, client: pg.PoolClient, runs: Map<string, RunRef>, finishedPerRun: Map<string, number>, known: Map<string, number> | undefined,
+  later: Map<string, DagGraph>, slots: LocalClaim | undefined, claimed: LocallyClaimed[],
+): Promise<Map<string, RunState>> {
   const ended = new Map<string, RunState>();
   const unfinished = new Map(known ?? []);
   if (finishedPerRun.size) {
@@ -286,7 +336,7 @@ async function finishRuns(engine: Engine, client: pg.PoolClient, runs: Map<strin
   for (const r of finishedRows.rows) ended.set(r.run_id, r.state);
   // Freed slots go to queued runs; one DAG at a time, in a fixed order (no lock-order deadlocks).
   const graphs = new Map([...ended.keys()].map((id) => [runs.get(id)!.graph.dag.id, runs.get(id)!.graph]));
-  for (const dagId of [...graphs.keys()].sort()) await admitIfFree(engine, client, graphs.get(dagId)!, later);
+  for (const dagId of [...graphs.keys()].sort()) await admitIfFree(engine, client, graphs.get(dagId)!, later, slots, claimed);
   return ended;
 }
 

@@ -4,7 +4,7 @@
  * state changes live in runtime/engine.
  */
 import type pg from 'pg';
-import { sql } from '../database/sql.ts';
+import { sql, sqlText } from '../database/sql.ts';
 import { InputError } from '../errors.ts';
 import { waitingReason } from '../engine/waiting.ts';
 import { RUN_FINISHED, type RunState, type TaskState } from '../states.ts';
@@ -97,7 +97,7 @@ function decodeCursor(cursor: string): [string, string] {
 /** Newest runs first, optionally of one DAG and in one state, one keyset page at a time (list_runs.sql). */
 export async function listRuns(pool: pg.Pool, filter: { dagId?: string; state?: RunState; limit: number; after?: string }): Promise<RunPage> {
   const [afterCreated, afterRun] = filter.after ? decodeCursor(filter.after) : [null, null];
-  const { rows } = await pool.query<RunRow & { page_created_at: string }>(sql('list_runs'), [filter.dagId ?? null, filter.state ?? null, filter.limit + 1, afterCreated, afterRun]);
+  const { rows } = await pool.query<RunRow & { page_created_at: string }>(sqlText('list_runs'), [filter.dagId ?? null, filter.state ?? null, filter.limit + 1, afterCreated, afterRun]);
   const page = rows.slice(0, filter.limit);
   const last = page[page.length - 1];
   const next = rows.length > filter.limit && last ? encodeCursor(last.page_created_at, last.run_id) : null;

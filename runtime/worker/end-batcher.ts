@@ -39,8 +39,10 @@ export interface EndBatcherHooks {
   /** Reserve or release slots while a batch with local claims commits. */
   reserve(n: number): void;
   hostname: string;
-  /** Successors claimed for this worker, with the outputs of the batch they may read. */
-  onClaimed(claimed: LocallyClaimed, base: EndingTry, knownOutputs: Map<string, unknown>): void;
+  /** The queue the worker works: only its runs' tasks are claimed for it. */
+  queue: string;
+  /** Tasks claimed for this worker (successors, first tasks of admitted runs), with the outputs of the batch they may read. */
+  onClaimed(claimed: LocallyClaimed, knownOutputs: Map<string, unknown>): void;
   /** False once the worker is stopped for good (no more retrying). */
   alive(): boolean;
 }
@@ -89,7 +91,7 @@ export class EndBatcher {
               dagId: b.row.dag_id, runId: b.row.run_id, taskId: b.row.task_id, tryNumber: b.row.try_number,
               maxTries: b.row.max_tries, queue: b.row.queue, outcome: b.outcome, logs: b.logs,
             })),
-            capacity > 0 ? { capacity, hostname: this.hooks.hostname } : undefined,
+            capacity > 0 ? { capacity, hostname: this.hooks.hostname, queue: this.hooks.queue } : undefined,
           ), { attempts: 21, retryable: (err) => !isDataError(err), keepGoing: this.hooks.alive });
         } catch (err) {
           if (isDataError(err)) {
@@ -110,17 +112,16 @@ export class EndBatcher {
         } finally {
           this.hooks.reserve(-capacity);
         }
-        const rows = new Map(batch.map((b) => [b.row.run_id, b.row]));
         const known = new Map<string, unknown>();
         for (const b of batch) if (b.outcome.kind === 'success') known.set(`${b.row.run_id}\u0000${b.row.task_id}`, b.outcome.output);
         for (const c of outcome.claimed) {
-          const upstream = this.dags.dags.get(rows.get(c.runId)!.dag_id)?.tasks.get(c.taskId)?.upstream ?? [];
+          const upstream = this.dags.dags.get(c.run.dagId)?.tasks.get(c.taskId)?.upstream ?? [];
           const outputs = new Map<string, unknown>();
           for (const u of upstream) {
             const key = `${c.runId}\u0000${u}`;
             if (known.has(key)) outputs.set(u, known.get(key));
           }
-          this.hooks.onClaimed(c, rows.get(c.runId)!, outputs);
+          this.hooks.onClaimed(c, outputs);
         }
         const dropped = batch.filter((b, i) => !outcome.results[i]!.recorded && b.logs.length);
         // A try that moved on (cancelled, cleared, lost) keeps the lines it wrote after that.

@@ -164,10 +164,14 @@ export class Worker extends EventEmitter {
     }
     this.batcher = new EndBatcher(engine, dags, {
       hostname: this.options.hostname,
+      queue: this.options.queue,
       capacity: (n) => (this.state === 'running' ? Math.max(0, this.options.concurrency - this.inflight.size - this.reserved + n) : 0),
       reserve: (n) => (this.reserved += n),
       alive: () => this.state !== 'stopped',
-      onClaimed: (c: LocallyClaimed, base: EndingTry, outputs) => this.startTry({ ...(base as ClaimedRow), task_id: c.taskId, try_number: c.tryNumber, max_tries: c.maxTries }, outputs),
+      onClaimed: (c: LocallyClaimed, outputs) => this.startTry({
+        run_id: c.runId, task_id: c.taskId, try_number: c.tryNumber, max_tries: c.maxTries,
+        dag_id: c.run.dagId, conf: c.run.conf, logical_date: c.run.logicalDate, data_interval_start: c.run.dataIntervalStart, data_interval_end: c.run.dataIntervalEnd, queue: c.run.queue,
+      }, outputs),
     });
     this.reaper = new Reaper(engine, dags, {
       workerId: this.workerId,
