@@ -12,7 +12,7 @@ import type { Session } from './session.ts';
 import type { DagGraph } from '../loader/graph.ts';
 import { InputError } from '../errors.ts';
 import { sql } from '../database/sql.ts';
-import { clearRun, createRuns, type Engine } from '../engine/runs.ts';
+import { BULK_RUNS, refreshRunStatistics, clearRun, createRuns, type Engine } from '../engine/runs.ts';
 import { parseTimetable, intervalsBetween, scheduledRunId, type DataInterval } from '../schedule/timetable.ts';
 
 const BATCH = 500;
@@ -114,6 +114,7 @@ export async function runBackfill(session: Session, graph: DagGraph, options: Ba
         summary.skipped_in_progress += batch.length - created.length;
         progress();
       }
+      if (summary.created >= BULK_RUNS) await refreshRunStatistics(engine);
       for (const runId of toRerun) {
         if (stop.signal.aborted || options.signal?.aborted) break;
         await clearRun(engine, graph, runId, true);
