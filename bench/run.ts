@@ -175,7 +175,7 @@ export async function benchEngine(): Promise<Record<string, number>> {
     try {
       await client.query('BEGIN');
       // Under the DAG's admission lock, as admission runs (the worker's admissions wait meanwhile).
-      await client.query("SELECT pg_advisory_xact_lock(hashtext('weir.admit'), hashtext('bench_drain'))");
+      await client.query(sqlText('admission_lock'), ['bench_drain']);
       // With 16 more slots than the DAG has, so the plan shows the waiting runs read in order too.
       const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${sqlText('admit_runs')}`, ['bench_drain', 32, stateList(RUN_UNFINISHED)]);
       const plan = rows.map((r) => r['QUERY PLAN']);

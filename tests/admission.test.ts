@@ -10,6 +10,7 @@ import { listRuns } from '../runtime/read/runs.ts';
 import { openDatabaseUrl, type Database } from '../runtime/database/connect.ts';
 import { startBoss } from '../runtime/queue.ts';
 import { InputError } from '../runtime/errors.ts';
+import { sqlText } from '../runtime/database/sql.ts';
 import { startTestEngine, type TestEngine } from './support/engine.ts';
 import { eventually } from './support/cli.ts';
 
@@ -94,7 +95,7 @@ test('a trigger never waits for the admission lock inside its own transaction; i
   // Another process holds the DAG's admission lock (as a long admission would).
   const holder = await te.db.pool.connect();
   await holder.query('BEGIN');
-  await holder.query("SELECT pg_advisory_xact_lock(hashtext('weir.admit'), hashtext('listed'))");
+  await holder.query(sqlText('admission_lock'), ['listed']);
   let settled = false;
   const at = new Date();
   const creating = createRun(te.engine, graph, { runType: 'manual', conf: {}, logicalDate: at, dataIntervalStart: at, dataIntervalEnd: at }).finally(() => { settled = true; });

@@ -56,13 +56,9 @@ export function manualRunId(at: Date): string {
  * end or cancel that found the lock busy or left slots free. Whichever of two concurrent
  * commits comes second sees both, and admits under the lock (admitAfterCommit).
  */
-function admissionLockKey(dagId: string): [string, string] {
-  return ['weir.admit', dagId];
-}
-
 /** Admit under the lock if it is free. The DAG goes to `later` when the lock was busy or slots stay free. */
 async function admitIfFree(engine: Engine, client: pg.PoolClient, graph: DagGraph, later: Map<string, DagGraph>, slots?: LocalClaim, claimed?: LocallyClaimed[]): Promise<string[]> {
-  const { rows } = await client.query<{ got: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1), hashtext($2)) AS got', admissionLockKey(graph.dag.id));
+  const { rows } = await client.query<{ got: boolean }>(sql('try_admission_lock'), [graph.dag.id]);
   if (!rows[0]!.got) {
     later.set(graph.dag.id, graph);
     return [];
@@ -110,7 +106,7 @@ export async function admitAfterCommit(engine: Engine, later: Map<string, DagGra
         const { rows } = await engine.pool.query<{ needed: boolean }>(sqlText('admission_needed'), params);
         if (!rows[0]!.needed) return [];
         return withTransaction(engine.pool, async (tx) => {
-          await tx.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', admissionLockKey(dagId));
+          await tx.query(sql('admission_lock'), [dagId]);
           return (await admitLocked(engine, tx, graph)).admitted;
         });
       }));
@@ -172,8 +168,13 @@ export async function createRuns(engine: Engine, graph: DagGraph, specs: RunSpec
     return { created, admitted: await admitIfFree(engine, tx, graph, new Map()) };
   });
   if (result.created.length >= BULK_RUNS) await refreshRunStatistics(engine);
-  // Runs left waiting may meet a slot freed by an end that committed meanwhile.
-  if (result.admitted.length < result.created.length) result.admitted.push(...await admitAfterCommit(engine, new Map([[graph.dag.id, graph]])));
+  // Runs left waiting may meet a slot freed by an end that committed meanwhile; another
+  // transaction's admission may have taken them too, so the answer is read back.
+  if (result.admitted.length < result.created.length) {
+    await admitAfterCommit(engine, new Map([[graph.dag.id, graph]]));
+    const { rows } = await engine.pool.query<{ run_id: string }>(sql('admitted_of'), [result.created]);
+    result.admitted = rows.map((r) => r.run_id);
+  }
   return result;
 }
 
