@@ -27,10 +27,8 @@ test('a worker SIGKILLed mid-task: the try is declared lost and another worker r
     const runId = JSON.parse((await runWeir(['trigger', 'crashy', '--json'], env)).stdout).run_id;
     await eventually(async () => (await pool.query("SELECT 1 FROM weir.task_instance WHERE run_id = $1 AND state = 'running'", [runId])).rowCount, 20_000, 'first try running');
     await victim.stop('SIGKILL');
-    const killedAt = Date.now();
     rescuer = startWeir(['worker'], env);
     await eventually(async () => (await pool.query("SELECT 1 FROM weir.dag_run WHERE run_id = $1 AND state = 'success'", [runId])).rowCount, 30_000, 'run to succeed after the crash');
-    const recoveredInMs = Date.now() - killedAt;
     const tries = (await pool.query('SELECT try_number, state, error FROM weir.task_try WHERE run_id = $1 ORDER BY try_number', [runId])).rows;
     expect(tries[0]).toMatchObject({ try_number: 1, state: 'up_for_retry' });
     expect(tries[0].error).toMatch(/try lost: no heartbeat from .* \(worker killed or unreachable\)/);
@@ -42,8 +40,6 @@ test('a worker SIGKILLed mid-task: the try is declared lost and another worker r
     const listed = JSON.parse((await runWeir(['workers', 'list', '--json'], env)).stdout).workers as { pid: number; status: string }[];
     expect(listed.find((w) => w.pid === victim.child.pid)?.status).toBe('gone');
     expect(listed.find((w) => w.pid === rescuer!.child.pid)?.status).toBe('alive');
-    // Bounded by lost-after (1.5 s) + reap interval + start-up, far below the 60 s default bound.
-    expect(recoveredInMs).toBeLessThan(15_000);
   } finally {
     await victim.stop('SIGKILL');
     await rescuer?.stop();

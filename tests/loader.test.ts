@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadDagFile, loadDagsFolder, listDagFiles } from '../runtime/loader/loader.ts';
-import { findCycle } from '../runtime/loader/graph.ts';
+import { findCycle, validateDag } from '../runtime/loader/graph.ts';
 import { dag } from '../runtime/index.ts';
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -67,4 +67,16 @@ test('regression: a DAGs folder under a dot-directory is found; dot-folders insi
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('a schedule that cannot fire is refused with the DAG (the scheduler used to log "bad schedule" and skip it)', () => {
+  const problems = (schedule: string, extra: Record<string, unknown> = {}) => {
+    const d = dag({ id: 'sched', schedule, ...extra });
+    d.task({ id: 't' }, () => 1);
+    return validateDag(d, 'sched.ts');
+  };
+  expect(problems('61 * * * *')).toEqual(['sched.ts: DAG "sched": schedule "61 * * * *" is not a valid cron expression: Invalid value for minute: 61']);
+  expect(problems('0 0 31 2 *')).toEqual(['sched.ts: DAG "sched": schedule "0 0 31 2 *" is not a valid cron expression: it never fires']);
+  expect(problems('@once')).toEqual(['sched.ts: DAG "sched": schedule "@once" needs a startDate: its single run has that logical date']);
+  expect(problems('30 6 * * *', { timezone: 'Europe/Berlin' })).toEqual([]);
 });

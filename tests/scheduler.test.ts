@@ -3,6 +3,7 @@
  * after a restart, pause/unpause without a burst, backfill (interrupted and
  * resumed), bree ticks, run timeouts. The clock is injected; the database is real.
  */
+import { eventually } from './support/cli.ts';
 import path from 'node:path';
 import { DateTime } from 'luxon';
 import { dag } from '../runtime/index.ts';
@@ -96,9 +97,9 @@ test('a paused DAG gets no runs; unpausing with catchup off creates only the lat
   }
 });
 
-// The latency target (< 50 ms) is measured by `npm run bench` on an idle system; here the
-// worker shares the engine with other tests' backlog, so the bound only proves "at once, not a poll".
-test('a bree tick creates the due run and its first task starts at once', async () => {
+// How fast (target < 50 ms) is `npm run bench`'s scheduler_tick_to_first_task_p50_ms; this
+// checks what each tick does: it creates the due run, and its first task starts.
+test('a bree tick creates the due run and its first task starts', async () => {
   // Only this DAG: on the real clock, the catch-up DAGs would have years of intervals due.
   const onlyTicking = { dags: new Map([['ticking', te.dags.dags.get('ticking')!]]), broken: new Map() };
   const s = new Scheduler(te.engine, onlyTicking, { now: () => DateTime.now().plus({ minutes: shift }), safetyTickMs: 3_600_000 });
@@ -106,16 +107,16 @@ test('a bree tick creates the due run and its first task starts at once', async 
   await s.start();
   const w = await te.startWorker({ concurrency: 4, shutdownGraceMs: 500 });
   try {
-    const latencies: number[] = [];
+    const startedRuns = new Set<string>();
+    w.on('task:start', (e: { run_id: string }) => startedRuns.add(e.run_id));
     for (let i = 0; i < 5; i++) {
+      const known = new Set((await runs('ticking')).map((r) => r.run_id));
       shift += 1; // the next minute's interval has ended
-      const started = new Promise<void>((resolve) => w.once('task:start', () => resolve()));
-      const firedAt = await s.fireClock('ticking');
-      await started;
-      latencies.push(performance.now() - firedAt);
+      await s.fireClock('ticking');
+      const created = await eventually(async () => (await runs('ticking')).find((r) => !known.has(r.run_id)), 10_000, 'the tick to create its run');
+      expect(created.run_type).toBe('scheduled');
+      await eventually(async () => startedRuns.has(created.run_id), 10_000, 'its first task to start');
     }
-    latencies.sort((x, y) => x - y);
-    expect(latencies[2]).toBeLessThan(500);
   } finally {
     await s.stop();
     await w.stop();
