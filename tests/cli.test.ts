@@ -131,8 +131,15 @@ test('trigger --wait follows the run and exits 0; runs show and tasks logs tell 
   const result = await runWeir(['trigger', 'greet', '-p', 'name=bob', '-p', 'times=2', '--wait'], env);
   expect(result.code).toBe(0);
   expect(result.stdout).toMatch(/\(greet, manual\): success/);
-  expect(result.stdout).toMatch(/shout\s+success\s+1\/1/);
+  // try and max_tries mean the same in the table as in --json (tries started; retries allowed).
+  expect(result.stdout).toMatch(/shout\s+success\s+1\s+0\s/);
+  expect(result.stdout).toMatch(/^ {2}conf \{"name":"bob","times":2\}$/m);
   const runId = /run (manual__\S+)/.exec(result.stdout)![1]!;
+  const output = await runWeir(['tasks', 'output', runId, 'shout'], env);
+  expect([output.code, output.stdout]).toEqual([0, '"HELLO BOBHELLO BOB"\n']);
+  expect(JSON.parse((await runWeir(['tasks', 'output', runId, 'hello', '--json'], env)).stdout)).toEqual({ run_id: runId, task_id: 'hello', try_number: 1, output: 'hello bob' });
+  const unknown = await runWeir(['tasks', 'output', runId, 'nope'], env);
+  expect([unknown.code, unknown.stderr.trim()]).toEqual([2, `weir: run ${runId} has no task "nope" (see \`weir runs show ${runId}\`)`]);
   const { rows } = await pool.query('SELECT output FROM weir.task_instance WHERE run_id = $1 AND task_id = $2', [runId, 'shout']);
   expect(rows[0].output).toBe('HELLO BOBHELLO BOB');
   const logs = await runWeir(['tasks', 'logs', runId, 'hello'], env);
@@ -146,6 +153,8 @@ test('a run that fails for good: --wait exits 1 and runs show names the error an
   const run = JSON.parse(result.stdout);
   expect(run.state).toBe('failed');
   expect(run.task_instances[0]).toMatchObject({ task_id: 'boom', state: 'failed', try_number: 2, max_tries: 1, last_error: 'the source is down' });
+  const noOutput = await runWeir(['tasks', 'output', run.run_id, 'boom'], env);
+  expect([noOutput.code, noOutput.stderr.trim()]).toEqual([2, `weir: task "boom" of run ${run.run_id} has no output: it is failed, and only a successful task stores one`]);
 
   // clear --failed re-runs it with renewed retries: tries 3 and 4.
   const cleared = await runWeir(['clear', run.run_id, '--failed', '--json'], env);

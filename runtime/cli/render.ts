@@ -40,9 +40,11 @@ export function formatRun(run: RunDetail): string {
   return [
     `run ${run.run_id} (${run.dag_id}, ${run.run_type}): ${run.state}${run.note ? ` — ${run.note}` : ''}`,
     `  logical date ${DateTime.fromJSDate(run.logical_date).toUTC().toISO()}, interval [${time(run.data_interval_start)}, ${time(run.data_interval_end)}), duration ${duration(run.duration_ms)}`,
+    `  conf ${JSON.stringify(run.conf)}`,
     `  DAG file ${run.dag_file ?? '?'} (content hash ${run.dag_hash ?? '?'})`,
     ...(run.waiting ? [`  waiting: ${run.waiting}`] : []),
     '',
-    table(['task_id', 'state', 'tries', 'start', 'end', 'duration', 'last error'], run.task_instances.map((r) => [r.task_id, r.state, `${r.try_number}/${r.max_tries + 1}`, time(r.start_date), time(r.end_date), duration(r.duration_ms), oneLine(r.last_error)])),
+    // try = tries started, max_tries = retries allowed after the first (Airflow's words), as in --json.
+    table(['task_id', 'state', 'try', 'max_tries', 'start', 'end', 'duration', 'last error'], run.task_instances.map((r) => [r.task_id, r.state, r.try_number, r.max_tries, time(r.start_date), time(r.end_date), duration(r.duration_ms), oneLine(r.last_error)])),
   ].join('\n');
 }

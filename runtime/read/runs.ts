@@ -112,6 +112,16 @@ export async function getTaskTries(pool: pg.Pool, runId: string, taskId: string)
   return rows;
 }
 
+/** A task instance's stored output; InputError `unknown_task` when the run has no such task, `no_output` when it has not succeeded. */
+export async function getTaskOutput(pool: pg.Pool, runId: string, taskId: string): Promise<{ task_id: string; state: TaskState; try_number: number; output: unknown }> {
+  await getRun(pool, runId);
+  const { rows } = await pool.query<{ task_id: string; state: TaskState; try_number: number; output: unknown }>(sql('task_output'), [runId, taskId]);
+  const ti = rows[0];
+  if (!ti) throw new InputError('unknown_task', `run ${runId} has no task "${taskId}" (see \`weir runs show ${runId}\`)`);
+  if (ti.state !== 'success') throw new InputError('no_output', `task "${taskId}" of run ${runId} has no output: it is ${ti.state}, and only a successful task stores one`);
+  return ti;
+}
+
 /** Registered workers, live ones first. */
 export async function listWorkers(pool: pg.Pool, limit: number): Promise<Record<string, unknown>[]> {
   const { rows } = await pool.query<Record<string, unknown>>(sql('list_workers'), [limit]);

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { InputError } from '../../errors.ts';
 import { parseConf } from '../../engine/params.ts';
-import { getTaskTries } from '../../read/runs.ts';
+import { getTaskOutput, getTaskTries } from '../../read/runs.ts';
 import { runInline } from '../../worker/execute.ts';
 import { readConfInput } from '../conf-input.ts';
 import { duration, time } from '../render.ts';
@@ -24,6 +24,13 @@ async function logsCommand(cli: Cli, runId: string, taskId: string, opts: Json &
       ...t.logs.map((l) => `${l.ts} ${formatLine(l)}`),
       ...(t.error ? [`error: ${t.error}`, ...(t.error_stack ? [t.error_stack] : [])] : []),
     ].join('\n')).join('\n'));
+}
+
+/** A task's stored output (Airflow's XCom view): the JSON value itself, pretty-printed, with or without --json. */
+async function outputCommand(cli: Cli, runId: string, taskId: string, opts: Json): Promise<void> {
+  const { pool } = await cli.session().database();
+  const ti = await getTaskOutput(pool, runId, taskId);
+  print(Boolean(opts.json), { run_id: runId, task_id: taskId, try_number: ti.try_number, output: ti.output }, () => JSON.stringify(ti.output, null, 2));
 }
 
 /** One task, run in this process with the worker's own inline path; nothing is written to the database. */
@@ -66,6 +73,10 @@ export function registerTaskCommands(program: Command, cli: Cli): void {
     .option('--all', 'every try')
     .option('--json', 'print JSON')
     .action((runId: string, taskId: string, opts: Json & { try?: number; all?: boolean }) => logsCommand(cli, runId, taskId, opts));
+  tasks.command('output <run_id> <task_id>')
+    .description('the output a successful task stored (what downstream tasks read with ctx.output)')
+    .option('--json', 'print JSON (with the run, task and try)')
+    .action((runId: string, taskId: string, opts: Json) => outputCommand(cli, runId, taskId, opts));
   confOptions(tasks.command('test <dag_id> <task_id>').description('run one task in this process; nothing is written to the database'))
     .option('--outputs <json>', 'outputs of upstream tasks, as {"task_id": value}')
     .option('--json', 'print JSON')
