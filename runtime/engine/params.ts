@@ -11,7 +11,7 @@ import { findUnstorable } from '../storable.ts';
 export interface ConfInput {
   /** JSON object text from `--conf`. */
   conf?: string;
-  /** `key=value` pairs from `-p`; values are JSON when they parse, strings otherwise. */
+  /** `key=value` pairs from `-p`; values are JSON when they parse (and the param's schema takes them), strings otherwise. */
   pairs?: string[];
   /** Where `conf` came from, for messages (`--conf`, `--conf-file x.json`, stdin). */
   confSource?: string;
@@ -43,15 +43,26 @@ export function parseConf(dag: Dag, input: ConfInput): Record<string, unknown> {
     const key = pair.slice(0, eq);
     const text = pair.slice(eq + 1);
     if (keys && !keys.includes(key)) throw new InputError('unknown_param', `-p ${key}: DAG "${dag.id}" has no parameter "${key}"${keys.length ? ` (its parameters: ${keys.join(', ')})` : ' (it takes no parameters)'}`);
-    let value: unknown = text;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      value = text;
-    }
-    raw[key] = value;
+    raw[key] = pairValue(dag, key, text);
   }
   return validateParams(dag, raw);
+}
+
+/**
+ * A `-p` value: JSON when it parses (`times=3`, `flag=true`, `ids=[1,2]`), unless the
+ * param's schema takes the text as it is and not the JSON value: `-p name=42` for a
+ * string param is the string "42".
+ */
+function pairValue(dag: Dag, key: string, text: string): unknown {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return text;
+  }
+  const field = (dag.options.params as unknown as { shape?: Record<string, z.ZodType> } | undefined)?.shape?.[key];
+  if (field && typeof parsed !== 'string' && !field.safeParse(parsed).success && field.safeParse(text).success) return text;
+  return parsed;
 }
 
 /** Apply the schema (defaults included); unknown keys are refused, not silently dropped. */
