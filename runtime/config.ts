@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import dotenv from 'dotenv';
 import { InputError } from './errors.ts';
+import { envSetting } from './env.ts';
 import { LOG_LEVELS } from './log.ts';
 import { registerEnvSecrets, maskUrl } from './redact.ts';
 
@@ -39,9 +40,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     dotenv.config({ path: path.join(cwd, '.env'), quiet: true });
     dotenvLoaded = true;
   }
-  const blankToUndefined = Object.fromEntries(
-    Object.keys(EnvSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
-  );
+  const blankToUndefined = Object.fromEntries(Object.keys(EnvSchema.shape).map((k) => [k, envSetting(k, env)]));
   const parsed = EnvSchema.safeParse(blankToUndefined);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

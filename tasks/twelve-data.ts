@@ -14,6 +14,7 @@
 import type { AxiosResponse } from 'axios';
 import { NonRetryableError, WeirError } from '../runtime/errors.ts';
 import { redact, registerSecret } from '../runtime/redact.ts';
+import { envSetting, envUrl } from '../runtime/env.ts';
 import { HttpError, HttpRejectedError, createHttpClient } from './http.ts';
 import type { HttpClient, HttpClientOptions } from './http.ts';
 
@@ -104,6 +105,15 @@ export function twelveDataStatus(response: AxiosResponse): number {
   return response.status;
 }
 
+/** TWELVE_DATA_BASE_URL; one that is not a URL fails the try for good (retrying cannot fix configuration). */
+function configuredBaseUrl(env: NodeJS.ProcessEnv): string | undefined {
+  try {
+    return envUrl('TWELVE_DATA_BASE_URL', env, ['http:', 'https:']);
+  } catch (err) {
+    throw new NonRetryableError((err as Error).message);
+  }
+}
+
 /**
  * A Twelve Data client. Retries 429/5xx/network errors (default 4 retries, backoff from
  * 500 ms, Retry-After honoured up to 60 s); an invalid key (401) or a bad request (400)
@@ -111,8 +121,9 @@ export function twelveDataStatus(response: AxiosResponse): number {
  */
 export function createTwelveDataClient(options: TwelveDataClientOptions = {}): TwelveDataClient {
   const env = options.env ?? process.env;
-  const baseUrl = (options.baseUrl ?? env.TWELVE_DATA_BASE_URL ?? TWELVE_DATA_DEFAULT_BASE_URL).replace(/\/+$/, '');
-  const apiKey = options.apiKey ?? env.TWELVE_DATA_API_KEY;
+  // Blank counts as unset (docker-compose passes `${TWELVE_DATA_BASE_URL:-}` through); a bad URL names its variable.
+  const baseUrl = (options.baseUrl ?? configuredBaseUrl(env) ?? TWELVE_DATA_DEFAULT_BASE_URL).replace(/\/+$/, '');
+  const apiKey = options.apiKey ?? envSetting('TWELVE_DATA_API_KEY', env);
   registerSecret(apiKey);
   const http: HttpClient = createHttpClient({ ...options, baseURL: baseUrl, responseStatus: twelveDataStatus });
 

@@ -139,3 +139,15 @@ test('parseTimeSeries: an error body with HTTP 200 for the whole request is not 
   expect(() => parseTimeSeries({ code: 500, message: 'internal', status: 'error' }, ['AAPL', 'DIS'])).toThrow(/Twelve Data error 500/);
   expect(parseTimeSeries({ AAPL: { meta: { symbol: 'AAPL', interval: '1day' }, values: [], status: 'ok' } }, ['AAPL', 'DIS']).errors.DIS!.message).toMatch(/missing/);
 });
+
+test('regression (docker-compose passes TWELVE_DATA_BASE_URL as ""): a blank variable counts as unset; a bad URL names its variable', async () => {
+  expect(createTwelveDataClient({ env: { TWELVE_DATA_BASE_URL: '', TWELVE_DATA_API_KEY: '  ' } }).baseUrl).toBe('https://api.twelvedata.com');
+  expect(createTwelveDataClient({ env: { TWELVE_DATA_BASE_URL: ` ${server.url}/ ` } }).baseUrl).toBe(server.url);
+  // A blank key is no key: the task says which variable to set, and is not retried.
+  const noKey = await createTwelveDataClient({ env: { TWELVE_DATA_BASE_URL: server.url, TWELVE_DATA_API_KEY: '' } }).timeSeries({ symbols: ['AAPL'], ...year2020 }).catch((e: unknown) => e);
+  expect(noKey).toBeInstanceOf(NonRetryableError);
+  expect((noKey as Error).message).toMatch(/^TWELVE_DATA_API_KEY is not set/);
+  const bad = (() => { try { createTwelveDataClient({ env: { TWELVE_DATA_BASE_URL: 'localhost:8787' } }); } catch (e) { return e; } })();
+  expect(bad).toBeInstanceOf(NonRetryableError);
+  expect((bad as Error).message).toBe('TWELVE_DATA_BASE_URL="localhost:8787" is not an http or https URL (e.g. https://api.example.com)');
+});
