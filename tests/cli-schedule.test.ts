@@ -100,6 +100,15 @@ test('backfill over the spring-forward weekend: dry run changes nothing, then on
   expect(await runsOf('berlin_daily')).toHaveLength(3);
 });
 
+test('regression (a 06:00 schedule got 2 of 3 runs): --to given as a day includes every logical date of that day in the DAG\'s zone', async () => {
+  const dry = await runWeir(['backfill', 'berlin_daily', '--from', '2024-05-20', '--to', '2024-05-22', '--dry-run', '--json'], env);
+  expect(dry.code).toBe(0);
+  expect(JSON.parse(dry.stdout)).toMatchObject({ intervals: 3, created: 0, dry_run: true });
+  // A date-time bound is taken as it is: 02:00 on the 22nd is before that day's 02:30 run.
+  const exact = await runWeir(['backfill', 'berlin_daily', '--from', '2024-05-20', '--to', '2024-05-22T02:00', '--dry-run', '--json'], env);
+  expect(JSON.parse(exact.stdout)).toMatchObject({ intervals: 2 });
+});
+
 test('backfill with a bad date or --to before --from: exit 2, one line, nothing created', async () => {
   const before = (await runsOf('berlin_daily')).length;
   const bad = await runWeir(['backfill', 'berlin_daily', '--from', '2024-13-45', '--to', '2024-04-01'], env);

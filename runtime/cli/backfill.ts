@@ -41,10 +41,11 @@ export interface BackfillSummary {
   text: string;
 }
 
-function parseBound(name: string, value: string, zone: string): DateTime {
+/** A range bound in the DAG's zone; `--to` given as a day (no time) includes that whole day. */
+function parseBound(name: 'from' | 'to', value: string, zone: string): DateTime {
   const dt = DateTime.fromISO(value, { zone });
   if (!dt.isValid) throw new InputError('bad_date', `--${name} "${value}" is not an ISO date (e.g. 2024-01-31 or 2024-01-31T06:00)`);
-  return dt;
+  return name === 'to' && /^\d{4}-\d{2}-\d{2}$/.test(value.trim()) ? dt.endOf('day') : dt;
 }
 
 export async function planBackfill(engine: Engine, graph: DagGraph, intervals: DataInterval[]) {

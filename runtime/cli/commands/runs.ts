@@ -87,7 +87,7 @@ export function registerRunCommands(program: Command, cli: Cli): void {
   confOptions(program.command('backfill <dag_id>')
     .description('one run per data interval whose logical date is in [--from, --to], oldest first, under maxActiveRuns')
     .requiredOption('--from <date>', 'first logical date (ISO, in the DAG\'s time zone)')
-    .requiredOption('--to <date>', 'last logical date (ISO, in the DAG\'s time zone)'))
+    .requiredOption('--to <date>', 'last logical date (ISO, in the DAG\'s time zone; a day without a time includes the whole day)'))
     .option('--rerun-failed', 'clear and re-run intervals whose run failed')
     .option('--dry-run', 'print what would be created; change nothing')
     .option('--json', 'print JSON')
