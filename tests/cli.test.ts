@@ -95,6 +95,17 @@ test('a DAG whose file does not load (syntax error, cycle): trigger exits 2 with
   expect(await runCount()).toBe(0);
 });
 
+test('regression: a worker logs a DAG file that does not compile with the compiler\'s error and place (it logged "Transform failed with 1 error:")', async () => {
+  const worker = startWeir(['worker'], { ...env, WEIR_DAGS_FOLDER: path.join(ROOT, 'tests', 'fixtures', 'dags-broken', 'syntax-error') });
+  try {
+    await worker.waitFor(/broken DAG file skipped/);
+    expect(worker.output()).toMatch(/broken_syntax\.ts: cannot import: .*broken_syntax\.ts:4:36: ERROR: Expected \\"}\\" but found \\";\\"/);
+    expect(worker.output()).not.toMatch(/Transform failed/);
+  } finally {
+    await worker.stop();
+  }
+});
+
 test('trigger --wait with no worker says it is waiting for one, and finishes once one starts', async () => {
   const waiting = startWeir(['trigger', 'greet', '-p', 'name=bo', '--wait'], env);
   let late: RunningProcess | undefined;

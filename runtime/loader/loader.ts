@@ -52,6 +52,16 @@ export function listDagFiles(folder: string): string[] {
   return out.sort();
 }
 
+/**
+ * One line for an import error: its first line, or for a transform error of tsx/esbuild
+ * ("Transform failed with 1 error:") the error it names on the next line, with its place.
+ */
+function importErrorLine(e: Error): string {
+  const lines = e.message.split('\n').map((l) => l.trim()).filter(Boolean);
+  if (!lines.length) return e.name;
+  return /^Transform failed with \d+ errors?:?$/.test(lines[0]!) && lines[1] ? lines[1] : lines[0]!;
+}
+
 /** Import one DAG file and validate it. Throws InputError listing every problem. */
 export async function loadDagFile(file: string, source: { hash?: string; folder?: string } = {}): Promise<DagGraph> {
   const hash = source.hash ?? hashDagSource(fs.readFileSync(file));
@@ -61,8 +71,7 @@ export async function loadDagFile(file: string, source: { hash?: string; folder?
     mod = (await import(dagModuleUrl(file, hash))) as Record<string, unknown>;
   } catch (err) {
     const e = toError(err);
-    const firstLine = e.message.split('\n').find((l) => l.trim()) ?? e.name;
-    throw new InputError('dag_import', `${file}: cannot import: ${firstLine}`, { cause: e });
+    throw new InputError('dag_import', `${file}: cannot import: ${importErrorLine(e)}`, { cause: e });
   }
   const candidate = mod.default;
   if (!isDag(candidate)) throw new InputError('dag_export', `${file}: the default export is not a DAG; end the file with \`export default d\` where d = dag({...})`);
