@@ -272,3 +272,24 @@ test('regression: duration_ms in runs list/show --json is a number (it was the s
   expect(typeof shown.duration_ms).toBe('number');
   expect(typeof shown.task_instances[0].duration_ms).toBe('number');
 });
+
+test('the README\'s hello DAG is the shipped dags/hello.ts, and its commands work as written', async () => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const block = /```ts\n(\/\/ dags\/hello\.ts\n[\s\S]*?)```/.exec(readme)![1];
+  expect(fs.readFileSync(path.join(ROOT, 'dags', 'hello.ts'), 'utf8')).toBe(block);
+  const dagsEnv = { ...env, WEIR_DAGS_FOLDER: path.join(ROOT, 'dags') };
+  const worker = startWeir(['worker'], dagsEnv);
+  try {
+    await worker.waitFor(/worker started/);
+    const waited = await runWeir(['trigger', 'hello', '-p', 'name=ada', '-p', 'times=2', '--wait', '--json'], dagsEnv);
+    expect(waited.code).toBe(0);
+    const run = JSON.parse(waited.stdout);
+    expect(Object.fromEntries(run.task_instances.map((t: { task_id: string; state: string }) => [t.task_id, t.state]))).toEqual({ greet: 'success', shout: 'success', maybe: 'skipped' });
+    const output = await runWeir(['tasks', 'output', run.run_id, 'shout'], dagsEnv);
+    expect(output.stdout.trim()).toBe('"HELLO ADAHELLO ADA"');
+    const queued = await runWeir(['trigger', 'hello', '--conf', '{"name": "ada"}'], dagsEnv);
+    expect([queued.code, queued.stdout]).toEqual([0, expect.stringMatching(/^created run manual__\S+ \(queued\)\n$/)]);
+  } finally {
+    await worker.stop();
+  }
+});
