@@ -15,7 +15,7 @@
  */
 import type pg from 'pg';
 import { NonRetryableError, SkipTask, WeirError } from '../runtime/errors.ts';
-import { sqlFile } from './postgres.ts';
+import { sqlFile, sqlFileName, type SqlFileRef } from './postgres.ts';
 
 export interface CheckResult {
   /** The query's `value`, as a number; null when it returned NULL (e.g. no rows in the window). */
@@ -29,8 +29,8 @@ export interface CheckResult {
 }
 
 export interface SqlCheckOptions {
-  /** Path under `sql/`, e.g. `checks/average_price.sql`. */
-  file: string;
+  /** Path under weir's `sql/` (`checks/average_price.sql`), or a file URL beside your DAG (`new URL('./revenue.sql', import.meta.url)`). */
+  file: SqlFileRef;
   /** Values by the names in the file header, or positionally. */
   params: Record<string, unknown> | readonly unknown[];
   /** Lower bound, inclusive. Default: none. */
@@ -57,21 +57,21 @@ export function sqlParameterNames(text: string): string[] {
   return names;
 }
 
-function bindParams(file: string, text: string, params: SqlCheckOptions['params']): unknown[] {
+function bindParams(file: SqlFileRef, text: string, params: SqlCheckOptions['params']): unknown[] {
   const names = sqlParameterNames(text);
   if (Array.isArray(params)) {
     if (names.length > 0 && params.length !== names.length) {
-      throw new NonRetryableError(`sql/${file} declares ${names.length} parameters (${names.join(', ')}) but ${params.length} were given`);
+      throw new NonRetryableError(`${sqlFileName(file)} declares ${names.length} parameters (${names.join(', ')}) but ${params.length} were given`);
     }
     return [...params];
   }
   const given = params as Record<string, unknown>;
-  if (names.length === 0) throw new NonRetryableError(`sql/${file} has no "-- $1 name" header lines; pass its parameters as an array`);
+  if (names.length === 0) throw new NonRetryableError(`${sqlFileName(file)} has no "-- $1 name" header lines; pass its parameters as an array`);
   const unknown = Object.keys(given).filter((k) => !names.includes(k));
   const missing = names.filter((n) => given[n] === undefined);
   if (unknown.length || missing.length) {
     throw new NonRetryableError(
-      `sql/${file} takes ${names.join(', ')}` + (missing.length ? `; missing: ${missing.join(', ')}` : '') + (unknown.length ? `; unknown: ${unknown.join(', ')}` : ''),
+      `${sqlFileName(file)} takes ${names.join(', ')}` + (missing.length ? `; missing: ${missing.join(', ')}` : '') + (unknown.length ? `; unknown: ${unknown.join(', ')}` : ''),
     );
   }
   return names.map((n) => given[n]);
@@ -89,7 +89,7 @@ export async function runSqlCheck(db: pg.Pool | pg.ClientBase, options: SqlCheck
   options.signal?.throwIfAborted();
   const result = await db.query<{ value: unknown; rows?: unknown }>(text, values);
   if (result.rows.length !== 1 || !('value' in result.rows[0]!)) {
-    throw new WeirError('bad_check_query', `sql/${options.file} must return exactly one row with a "value" column; it returned ${result.rows.length} row(s)`);
+    throw new WeirError('bad_check_query', `${sqlFileName(options.file)} must return exactly one row with a "value" column; it returned ${result.rows.length} row(s)`);
   }
   const row = result.rows[0]!;
   const min = options.min ?? null;
@@ -97,12 +97,12 @@ export async function runSqlCheck(db: pg.Pool | pg.ClientBase, options: SqlCheck
   const rows = row.rows === undefined ? undefined : Number(row.rows);
   if (row.value === null) {
     const onNull = options.onNull ?? 'fail';
-    const why = `sql/${options.file} returned no value (no rows match the parameters)`;
+    const why = `${sqlFileName(options.file)} returned no value (no rows match the parameters)`;
     if (onNull === 'skip') throw new SkipTask(why);
     if (onNull === 'fail') throw new NonRetryableError(`${why}; load data for the window first, or choose onNull: 'skip' | 'breach'`);
     return { value: null, min, max, breached: true, rows };
   }
   const value = Number(row.value);
-  if (!Number.isFinite(value)) throw new WeirError('bad_check_query', `sql/${options.file} returned a non-numeric value: ${String(row.value)}`);
+  if (!Number.isFinite(value)) throw new WeirError('bad_check_query', `${sqlFileName(options.file)} returned a non-numeric value: ${String(row.value)}`);
   return { value, min, max, breached: isBreached(value, min, max), ...(rows === undefined ? {} : { rows }) };
 }

@@ -12,12 +12,13 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { SQL_DIR } from '../runtime/database/sql.ts';
-import { WeirError } from '../runtime/errors.ts';
+import { NonRetryableError, WeirError } from '../runtime/errors.ts';
 import { withTransaction, type Queryable } from '../runtime/engine/transaction.ts';
 
 export { SQL_DIR };
@@ -37,16 +38,36 @@ export function connectionUrl(name: string, fallback?: string, env: NodeJS.Proce
 
 const fileCache = new Map<string, string>();
 
-/** The text of `sql/<relativePath>`, read once and cached. Paths may not leave `sql/`. */
-export function sqlFile(relativePath: string): string {
-  const full = path.resolve(SQL_DIR, relativePath);
-  if (!full.startsWith(SQL_DIR + path.sep)) throw new WeirError('bad_sql_path', `SQL file "${relativePath}" is outside sql/`);
+/**
+ * Where a SQL file is: a path inside weir's `sql/` (`'warehouse/stocks.sql'`), or a file
+ * URL for one beside your DAG (`new URL('./checks/revenue.sql', import.meta.url)`).
+ */
+export type SqlFileRef = string | URL;
+
+/** How a SQL file is named in messages: `sql/<path>`, or its own path. */
+export function sqlFileName(ref: SqlFileRef): string {
+  return ref instanceof URL || ref.startsWith('file:') ? fileURLToPath(ref) : `sql/${ref}`;
+}
+
+/**
+ * The text of a SQL file, read once and cached. A path inside `sql/` may not leave it; a
+ * file that does not exist fails at once, not retried (retrying cannot create it).
+ */
+export function sqlFile(ref: SqlFileRef): string {
+  let full: string;
+  if (ref instanceof URL || ref.startsWith('file:')) full = fileURLToPath(ref);
+  else {
+    full = path.resolve(SQL_DIR, ref);
+    if (!full.startsWith(SQL_DIR + path.sep)) {
+      throw new NonRetryableError(`SQL file "${ref}" is outside sql/ (weir's own SQL folder); for a file beside your DAG pass new URL('./${path.basename(ref)}', import.meta.url)`);
+    }
+  }
   let text = fileCache.get(full);
   if (text === undefined) {
     try {
       text = readFileSync(full, 'utf8');
     } catch {
-      throw new WeirError('no_sql_file', `SQL file sql/${relativePath} not found`);
+      throw new NonRetryableError(`SQL file ${sqlFileName(ref)} not found`);
     }
     fileCache.set(full, text);
   }
@@ -58,10 +79,10 @@ export function sqlFile(relativePath: string): string {
  * `warehouse/stocks.sql`, under an advisory lock so two tasks creating the same schema
  * at once do not collide on the catalog's unique indexes.
  */
-export async function applySqlFile(db: Queryable, relativePath: string): Promise<void> {
-  const text = sqlFile(relativePath);
+export async function applySqlFile(db: Queryable, ref: SqlFileRef): Promise<void> {
+  const text = sqlFile(ref);
   await withTransaction(db, async (client) => {
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`weir:sql:${relativePath}`]);
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`weir:sql:${sqlFileName(ref)}`]);
     await client.query(text);
   });
 }

@@ -82,3 +82,20 @@ test('bounds are inclusive and may be open', () => {
   expect(isBreached(-5, null, 10)).toBe(false);
   expect(isBreached(11, undefined, 10)).toBe(true);
 });
+
+test('regression ("is outside sql/", retried 3 times): a SQL file beside the DAG is passed as a file URL; a missing one fails for good, naming its path', async () => {
+  const beside = new URL('./fixtures/own-sql/avg_close.sql', import.meta.url);
+  const r = await runSqlCheck(pool, { file: beside, params: { symbol: 'AMZN' }, min: 100, max: 200 });
+  expect(r.breached).toBe(false);
+  expect(r.value).toBeGreaterThan(100);
+  // The same file by its href (what a task can keep in a string) and through applySqlFile's reader.
+  expect(sqlFile(beside.href)).toBe(readFileSync(beside, 'utf8'));
+  const missing = new URL('./fixtures/own-sql/nope.sql', import.meta.url);
+  const error = await runSqlCheck(pool, { file: missing, params: [] }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(NonRetryableError);
+  expect((error as Error).message).toBe(`SQL file ${new URL(missing).pathname} not found`);
+  const outside = (() => { try { sqlFile('../dags/checks/revenue.sql'); } catch (e) { return e; } })();
+  expect(outside).toBeInstanceOf(NonRetryableError);
+  expect((outside as Error).message).toBe('SQL file "../dags/checks/revenue.sql" is outside sql/ (weir\'s own SQL folder); for a file beside your DAG pass new URL(\'./revenue.sql\', import.meta.url)');
+  await expect(applySqlFile(pool, missing)).rejects.toBeInstanceOf(NonRetryableError);
+});
