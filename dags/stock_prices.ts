@@ -17,7 +17,13 @@ import { createTwelveDataClient } from '../tasks/twelve-data.ts';
 import { cleanDailyBars } from '../tasks/clean.ts';
 import { applySqlFile, sqlFile, upsertRows, withConnection } from '../tasks/postgres.ts';
 import { runSqlCheck } from '../tasks/checks.ts';
-import { thresholdAlertEmail } from '../tasks/email-alert.ts';
+import { thresholdAlertEmail, type AlertColumn } from '../tasks/email-alert.ts';
+
+/** The alert's table of the latest prices. */
+const PRICE_COLUMNS: AlertColumn[] = [
+  { key: 'date', label: 'Date' }, { key: 'open', label: 'Open', format: 'fixed' }, { key: 'high', label: 'High', format: 'fixed' },
+  { key: 'low', label: 'Low', format: 'fixed' }, { key: 'close', label: 'Close', format: 'fixed' }, { key: 'volume', label: 'Volume', format: 'thousands' },
+];
 
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date as YYYY-MM-DD');
 
@@ -120,13 +126,15 @@ d.task({ id: 'email_alert', upstream: [threshold_check], retries: 5, description
   // Queued with this task's success and sent by a worker's alerter: an SMTP outage delays the alert, never drops it.
   const email = thresholdAlertEmail({
     to: ctx.params.recipients,
-    symbol: check.symbol,
-    startDate: check.start_date,
-    endDate: check.end_date,
+    metric: `${check.symbol} average price`,
+    description: 'Average (H+L)/2',
+    window: { start: check.start_date, end: check.end_date },
     value: check.value,
     min: check.min,
     max: check.max,
-    recentPrices: recent,
+    rows: recent,
+    columns: PRICE_COLUMNS,
+    rowsTitle: 'Most recent prices',
     dagId: ctx.dagId,
     runId: ctx.runId,
     checkName: 'average_price',

@@ -13,7 +13,7 @@ import { simpleParser } from 'mailparser';
 import type { ParsedMail } from 'mailparser';
 import { sendMail, sendTestEmail } from '../runtime/mailer.ts';
 import { renderEmail } from '../runtime/templates.ts';
-import { sendThresholdAlert } from '../tasks/email-alert.ts';
+import { sendThresholdAlert, thresholdAlertEmail } from '../tasks/email-alert.ts';
 import { sendTaskFailureAlert } from '../runtime/alerts.ts';
 import { registerSecret } from '../runtime/redact.ts';
 
@@ -67,18 +67,24 @@ afterAll(async () => {
   await rm(home, { recursive: true, force: true });
 });
 
+// In the flagship's own words (dags/stock_prices.ts): the template knows nothing of stocks.
 const alert = {
   to: ['ops@example.com', 'cfo@example.com'],
-  symbol: 'AAPL',
-  startDate: '2020-01-01',
-  endDate: '2020-12-31',
+  metric: 'AAPL average price',
+  description: 'Average (H+L)/2',
+  window: { start: '2020-01-01', end: '2020-12-31' },
   value: 95.1365,
   min: 130,
   max: 150,
-  recentPrices: [
+  rows: [
     { date: '2020-12-30', open: 135.58, high: 135.99, low: 133.4, close: 133.72, volume: 96452000 },
     { date: '2020-12-29', open: 138.05, high: 138.79, low: 134.34, close: 134.87, volume: 121047000 },
   ],
+  columns: [
+    { key: 'date', label: 'Date' }, { key: 'open', label: 'Open', format: 'fixed' as const }, { key: 'high', label: 'High', format: 'fixed' as const },
+    { key: 'low', label: 'Low', format: 'fixed' as const }, { key: 'close', label: 'Close', format: 'fixed' as const }, { key: 'volume', label: 'Volume', format: 'thousands' as const },
+  ],
+  rowsTitle: 'Most recent prices',
   dagId: 'stock_prices',
   runId: 'manual__2024-01-01T00:00:00Z',
 };
@@ -113,7 +119,7 @@ test('values from data are HTML-escaped (a symbol "<script>" arrives as text)', 
   const inbox = await startSmtp();
   try {
     const arrived = inbox.next();
-    await sendThresholdAlert({ ...alert, symbol: '<script>alert(1)</script>', recentPrices: [{ ...alert.recentPrices[0]!, date: '<b>x</b>' }] }, { smtpUrl: smtpUrl(inbox.port), home });
+    await sendThresholdAlert({ ...alert, metric: '<script>alert(1)</script>', rows: [{ ...alert.rows[0]!, date: '<b>x</b>' }] }, { smtpUrl: smtpUrl(inbox.port), home });
     const mail = await arrived;
     const html = String(mail.html);
     expect(html).not.toContain('<script>');
@@ -227,4 +233,27 @@ test('templates resolve from the module, not the working directory', () => {
   } finally {
     process.chdir(cwd);
   }
+});
+
+test('regression (a revenue check read "REVENUE average price … Average of (high + low) / 2"): the threshold alert speaks the metric\'s own words', () => {
+  const email = thresholdAlertEmail({
+    to: 'finance@example.com', metric: 'daily revenue', unit: 'EUR', description: 'Sum of order totals',
+    window: { start: '2026-11-30', end: '2026-11-30' }, value: 54450, min: 60000, max: 80000,
+    rows: [{ region: 'north', revenue: 12000.5 }, { region: '<south>', revenue: 42449.5 }],
+    columns: [{ key: 'region', label: 'Region' }, { key: 'revenue', label: 'Revenue', format: 'fixed' }], rowsTitle: 'By region',
+    dagId: 'revenue', runId: 'manual__x',
+  });
+  expect(email.subject).toBe('[weir] daily revenue 54450.00 EUR below [60000, 80000] (2026-11-30 to 2026-11-30)');
+  const { html, text } = renderEmail(email.template, email.context);
+  for (const part of [html, text]) {
+    expect(part).not.toMatch(/price|symbol|high \+ low|H\+L/i);
+    expect(part).toContain('Sum of order totals');
+    expect(part).toContain('42449.50');
+  }
+  expect(text).toContain('Sum of order totals: 54450.00 EUR');
+  expect(text).toMatch(/By region:\nRegion {4}Revenue/);
+  expect(html).toContain('&lt;south&gt;');
+  // Without columns, the first row's keys are the columns, values as text.
+  const plain = thresholdAlertEmail({ to: 'x@example.com', metric: 'rows loaded', value: 3, min: 10, max: null, rows: [{ table: 'raw.orders', rows: 3 }], dagId: 'd', runId: 'r' });
+  expect(renderEmail(plain.template, plain.context).text).toMatch(/Context:\ntable {5}rows/);
 });
