@@ -1,12 +1,18 @@
 /**
- * The emails weir itself sends: any templated email (what `ctx.queueEmail` queues and
- * building blocks send), and the failure alert of a task that failed for good or will
- * be retried. Templates live in `templates/`; every value is redacted before rendering,
+ * What weir itself sends, on two channels: emails (any templated email, what
+ * `ctx.queueEmail` queues and building blocks send, and the failure alert of a task that
+ * failed for good or will be retried) and webhook posts (failure alerts to a DAG's
+ * `alertWebhooks`). Templates live in `templates/`; every value is redacted before rendering,
  * so a secret that slipped into an error message or a log tail never reaches an inbox.
  */
+import crypto from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { sendMail, type MailerOptions, type SendResult } from './mailer.ts';
 import { renderEmail } from './templates.ts';
-import { redact } from './redact.ts';
+import { redact, registerSecret } from './redact.ts';
+import { envSetting, envUrl } from './env.ts';
+import { WeirError, toError } from './errors.ts';
 import type { QueuedEmail } from './authoring/dag.ts';
 
 function redactDeep(value: unknown): unknown {
@@ -49,4 +55,70 @@ export async function sendTaskFailureAlert(alert: TaskFailureAlert, mailer: Mail
     },
     mailer,
   );
+}
+
+/** A message for a webhook channel: `text` is what Slack- and Teams-style incoming webhooks show. */
+export interface WebhookMessage {
+  /** The webhook's name: its URL is `WEIR_WEBHOOK_<NAME>`. */
+  webhook: string;
+  text: string;
+}
+
+export interface WebhookOptions {
+  env?: NodeJS.ProcessEnv;
+  /** weir's home; without the webhook's URL the message goes to `${home}/outbox`. Default: WEIR_HOME, else ./.weir. */
+  home?: string;
+  timeoutMs?: number;
+}
+
+/** The variable that holds a webhook's URL. */
+export function webhookVariable(name: string): string {
+  return `WEIR_WEBHOOK_${name.toUpperCase()}`;
+}
+
+/**
+ * POST `{ "text": … }` as JSON to the webhook's URL (from its variable, registered as a
+ * secret: an incoming webhook's URL is its credential). Without the variable the message
+ * is written to the outbox as JSON, as emails are without SMTP. Any answer but 2xx, or
+ * no answer, throws (the alert queue retries it); the URL never appears in the error.
+ */
+export async function sendWebhook(message: WebhookMessage, options: WebhookOptions = {}): Promise<{ transport: 'webhook' | 'outbox'; status?: number; files?: { json: string } }> {
+  const env = options.env ?? process.env;
+  const variable = webhookVariable(message.webhook);
+  let url: string | undefined;
+  try {
+    url = envUrl(variable, env, ['http:', 'https:']);
+  } catch {
+    // Not echoed: a webhook's URL is its credential, even a mistyped one.
+    throw new WeirError('bad_config', `${variable} is not an http or https URL (an incoming webhook's, e.g. https://hooks.slack.com/services/…)`);
+  }
+  const text = redact(message.text);
+  if (!url) {
+    const dir = path.join(options.home ?? path.resolve(envSetting('WEIR_HOME', env) ?? '.weir'), 'outbox');
+    await mkdir(dir, { recursive: true });
+    const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-webhook-${message.webhook.toLowerCase()}-${crypto.randomBytes(3).toString('hex')}.json`);
+    await writeFile(file, `${JSON.stringify({ webhook: message.webhook, text }, null, 2)}\n`, 'utf8');
+    return { transport: 'outbox', files: { json: file } };
+  }
+  registerSecret(url);
+  let status: number;
+  try {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text }),
+      signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+    });
+    status = response.status;
+    await response.body?.cancel();
+  } catch (err) {
+    throw new WeirError('webhook_failed', redact(`posting to webhook ${message.webhook} (${variable}) failed: ${toError(err).message}`));
+  }
+  if (status < 200 || status >= 300) throw new WeirError('webhook_failed', `webhook ${message.webhook} (${variable}) answered HTTP ${status}; the alert queue retries it`);
+  return { transport: 'webhook', status };
+}
+
+/** The failure alert's text for a webhook: one line a channel shows well, then the error. */
+export function taskFailureText(alert: Omit<TaskFailureAlert, 'to'>): string {
+  return `weir: task ${alert.dagId}.${alert.taskId} failed (run ${alert.runId}, try ${alert.tryNumber})\n${alert.error}`;
 }

@@ -23,7 +23,8 @@ const SECRET_NAME = /(^|_)(KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|CREDENTIALS?)$/
 export function registerEnvSecrets(env: NodeJS.ProcessEnv = process.env): void {
   for (const [name, value] of Object.entries(env)) {
     if (!value) continue;
-    if (SECRET_NAME.test(name)) registerSecret(value);
+    // An incoming webhook's URL is its credential (WEIR_WEBHOOK_<NAME>).
+    if (SECRET_NAME.test(name) || name.startsWith('WEIR_WEBHOOK_')) registerSecret(value);
     if (value.includes('://') && value.includes('@')) {
       try {
         const url = new URL(value);

@@ -143,6 +143,14 @@ export interface DagOptions<S extends ParamsSchema = ParamsSchema> {
   alertRecipients?: string[];
   /** Email alertRecipients when a task fails for good. Default true when there are recipients. */
   emailOnFailure?: boolean;
+  /**
+   * Webhooks that hear about failures, by name: `ops` posts to the URL in `WEIR_WEBHOOK_OPS`
+   * (a Slack- or Teams-style incoming webhook; the URL is a secret, so it lives in the
+   * environment, not in the DAG file). Default none.
+   */
+  alertWebhooks?: string[];
+  /** Post to alertWebhooks when a task fails for good. Default true when there are webhooks. */
+  webhookOnFailure?: boolean;
   /** Cron expression or preset (`@daily`, `@hourly`, ...); none means manual runs only. */
   schedule?: string | null;
   /** IANA time zone of the schedule. Default UTC. */
@@ -161,7 +169,7 @@ export interface DagOptions<S extends ParamsSchema = ParamsSchema> {
 export const ID_PATTERN = /^[a-z][a-z0-9_]*$/;
 
 /** Defaults of DagOptions, in one place (the loader resolves them once: runtime/loader/graph.ts). */
-export const DAG_DEFAULTS = { maxActiveRuns: 16, timezone: 'UTC', emailOnFailure: true, catchup: false } as const;
+export const DAG_DEFAULTS = { maxActiveRuns: 16, timezone: 'UTC', emailOnFailure: true, webhookOnFailure: true, catchup: false } as const;
 
 /**
  * What `params` must be, structurally: something with a zod schema's output

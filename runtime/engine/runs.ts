@@ -443,6 +443,9 @@ export async function endTries(engine: Engine, graphs: Map<string, DagGraph>, it
       if (state === 'failed' && graph.options.emailOnFailure && graph.options.alertRecipients.length) {
         await enqueueAlert(engine, client, graph, item, 'task_failure', stored[i]!.error);
       }
+      if (state === 'failed' && graph.options.webhookOnFailure && graph.options.alertWebhooks.length) {
+        await enqueueWebhookAlerts(engine, client, graph, item, stored[i]!.error);
+      }
       runs.set(item.runId, { graph, queue: item.queue });
       results.push({ recorded: true, state });
     }
@@ -503,6 +506,18 @@ async function enqueueAlert(engine: Engine, client: pg.PoolClient, graph: DagGra
     },
     { db: bossDb(client), ...alertRetry(engine) },
   );
+}
+
+/** A failure alert per webhook, each a job of its own so one channel's outage never holds back another. */
+async function enqueueWebhookAlerts(engine: Engine, client: pg.PoolClient, graph: DagGraph, input: EndTryInput, error: string | null): Promise<void> {
+  await ensureQueue(engine.boss, ALERT_QUEUE);
+  for (const webhook of graph.options.alertWebhooks) {
+    await engine.boss.send(
+      ALERT_QUEUE,
+      { kind: 'webhook_failure', webhook, dagId: graph.dag.id, runId: input.runId, taskId: input.taskId, tryNumber: input.tryNumber, error },
+      { db: bossDb(client), ...alertRetry(engine) },
+    );
+  }
 }
 
 /**

@@ -16,6 +16,10 @@ export interface ResolvedDagOptions {
   alertRecipients: string[];
   /** Email alertRecipients when a task fails for good. Default true. */
   emailOnFailure: boolean;
+  /** Webhook names (`WEIR_WEBHOOK_<NAME>`) that hear about failures. Default none. */
+  alertWebhooks: string[];
+  /** Post to alertWebhooks when a task fails for good. Default true. */
+  webhookOnFailure: boolean;
   /** undefined: runs have no time limit. */
   dagrunTimeoutMs: number | undefined;
   /** The schedule, parsed and validated (`kind: 'manual'` without one). */
@@ -94,6 +98,8 @@ export function resolveDagOptions(dag: Dag): ResolvedDagOptions {
     timezone: o.timezone ?? DAG_DEFAULTS.timezone,
     alertRecipients: o.alertRecipients ?? [],
     emailOnFailure: o.emailOnFailure ?? DAG_DEFAULTS.emailOnFailure,
+    alertWebhooks: o.alertWebhooks ?? [],
+    webhookOnFailure: o.webhookOnFailure ?? DAG_DEFAULTS.webhookOnFailure,
     dagrunTimeoutMs: o.dagrunTimeoutMs,
     timetable: parseTimetable(o),
   };

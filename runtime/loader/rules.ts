@@ -37,6 +37,7 @@ export interface DagShape {
     startDate?: unknown;
     endDate?: unknown;
     alertRecipients?: unknown;
+    alertWebhooks?: unknown;
     schedule?: unknown;
     catchup?: unknown;
   };
@@ -80,6 +81,7 @@ export function dagProblems(shape: DagShape): DagProblem[] {
     if (value !== undefined && !(typeof value === 'string' && DateTime.fromISO(value).isValid)) option(name, `${name} "${String(value)}" is not an ISO date (e.g. "2024-01-01")`);
   }
   if (o.alertRecipients !== undefined && (!Array.isArray(o.alertRecipients) || o.alertRecipients.some((r) => typeof r !== 'string' || !r.includes('@')))) option('alertRecipients', 'alertRecipients must be a list of email addresses');
+  if (o.alertWebhooks !== undefined && (!Array.isArray(o.alertWebhooks) || o.alertWebhooks.some((w) => typeof w !== 'string' || !/^[A-Za-z][A-Za-z0-9_]*$/.test(w)))) option('alertWebhooks', 'alertWebhooks must be a list of webhook names (letters, digits, underscores), each configured as WEIR_WEBHOOK_<NAME>');
 
   const ids = new Set<string>();
   const first = new Map<string, TaskShape>();

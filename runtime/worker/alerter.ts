@@ -25,7 +25,8 @@ export type AlertJob =
     logTail: LogLine[];
     recipients: string[];
   }
-  | { kind: 'email'; dagId: string; runId: string; taskId: string; tryNumber: number; email: QueuedEmail };
+  | { kind: 'email'; dagId: string; runId: string; taskId: string; tryNumber: number; email: QueuedEmail }
+  | { kind: 'webhook_failure'; webhook: string; dagId: string; runId: string; taskId: string; tryNumber: number; error: string | null };
 
 /** Emits `alert:sent` ({ kind, dag_id, run_id, task_id, transport, files }) for each alert sent. */
 export class Alerter extends EventEmitter {
@@ -39,11 +40,14 @@ export class Alerter extends EventEmitter {
   async start(): Promise<void> {
     await ensureQueue(this.boss, ALERT_QUEUE);
     // Loaded lazily: nodemailer and the template engine are only needed once an alert exists.
-    const { sendTaskFailureAlert, sendTemplatedEmail } = await import('../alerts.ts');
+    const { sendTaskFailureAlert, sendTemplatedEmail, sendWebhook, taskFailureText } = await import('../alerts.ts');
     this.workId = await this.boss.work<AlertJob>(ALERT_QUEUE, { batchSize: 1, pollingIntervalSeconds: this.options.pollingIntervalSeconds ?? 2 }, async ([job]) => {
       const a = job!.data;
       try {
-        const sent = a.kind === 'email' ? await sendTemplatedEmail(a.email) : await sendTaskFailureAlert({
+        const sent = a.kind === 'email' ? await sendTemplatedEmail(a.email) : a.kind === 'webhook_failure' ? await sendWebhook({
+          webhook: a.webhook,
+          text: taskFailureText({ dagId: a.dagId, runId: a.runId, taskId: a.taskId, tryNumber: a.tryNumber, error: a.error ?? 'unknown error' }),
+        }) : await sendTaskFailureAlert({
           to: a.recipients,
           dagId: a.dagId,
           runId: a.runId,
@@ -52,8 +56,9 @@ export class Alerter extends EventEmitter {
           error: a.kind === 'task_retry' ? `(will be retried) ${a.error ?? ''}` : a.error ?? 'unknown error',
           logTail: a.logTail.map((l) => `${l.ts} ${l.level.toUpperCase()} ${l.msg}`),
         });
-        logger.info({ dag_id: a.dagId, run_id: a.runId, task_id: a.taskId, transport: sent.transport, files: sent.files }, 'alert sent');
-        this.emit('alert:sent', { kind: a.kind, dag_id: a.dagId, run_id: a.runId, task_id: a.taskId, transport: sent.transport, files: sent.files });
+        const files = 'files' in sent ? sent.files : undefined;
+        logger.info({ dag_id: a.dagId, run_id: a.runId, task_id: a.taskId, transport: sent.transport, files }, 'alert sent');
+        this.emit('alert:sent', { kind: a.kind, dag_id: a.dagId, run_id: a.runId, task_id: a.taskId, transport: sent.transport, files });
       } catch (err) {
         logger.warn({ dag_id: a.dagId, run_id: a.runId, task_id: a.taskId, err: redact(toError(err).message) }, 'sending an alert failed; pg-boss retries it');
         throw err;
