@@ -21,6 +21,13 @@ failing.task({ id: 'load' }, async () => {
   throw new NonRetryableError('warehouse refused the batch');
 });
 
+const notifying = dag({ id: 'notifying' });
+notifying.task({ id: 'check', retries: 1, retryDelayMs: 10 }, async (ctx) => {
+  ctx.queueWebhook({ webhook: 'ops', text: `revenue 54,450 EUR below [60,000, 80,000] for ${ctx.logicalDate.toISODate()}` });
+  if (ctx.tryNumber === 1) throw new Error('flaky source');  // a failed try queues nothing
+  return 'checked';
+});
+
 let te: TestEngine;
 const saved = { ...process.env };
 afterAll(async () => {
@@ -48,7 +55,7 @@ test('a task that fails for good posts to its DAG\'s webhooks; a webhook answeri
   const secretPath = '/services/T000/B000/s3cretHookToken';
   process.env.WEIR_WEBHOOK_OPS = `http://127.0.0.1:${(server.address() as { port: number }).port}${secretPath}`;
   process.env.WEIR_ALERT_RETRY_DELAY_S = '1';
-  te = await startTestEngine([failing]);
+  te = await startTestEngine([failing, notifying]);
   const alerter = new Alerter(te.engine.boss, { pollingIntervalSeconds: 0.5 });
   const sent: string[] = [];
   alerter.on('alert:sent', (e: { kind: string; run_id: string }) => sent.push(`${e.kind}:${e.run_id}`));
@@ -84,5 +91,33 @@ test('without WEIR_WEBHOOK_<NAME>, the post is written to the outbox as JSON', a
     expect((bad as Error).message).toBe('WEIR_WEBHOOK_OPS is not an http or https URL (an incoming webhook\'s, e.g. https://hooks.slack.com/services/…)');
   } finally {
     await rm(home, { recursive: true, force: true });
+  }
+});
+
+test('ctx.queueWebhook posts once the try succeeds; the failed try before it queued nothing', async () => {
+  const received: unknown[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      received.push(JSON.parse(body));
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  process.env.WEIR_WEBHOOK_OPS = `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`;
+  const alerter = new Alerter(te.engine.boss, { pollingIntervalSeconds: 0.5 });
+  const sent: string[] = [];
+  alerter.on('alert:sent', (e: { kind: string; run_id: string }) => sent.push(`${e.kind}:${e.run_id}`));
+  await alerter.start();
+  try {
+    const runId = await te.trigger('notifying');
+    expect(await te.waitForRun(runId)).toBe('success');
+    await eventually(async () => sent.length > 0, 30_000, 'the queued webhook post');
+    expect(sent).toEqual([`webhook:${runId}`]);
+    expect(received).toEqual([{ text: expect.stringMatching(/^revenue 54,450 EUR below \[60,000, 80,000\] for \d{4}-\d{2}-\d{2}$/) }]);
+  } finally {
+    await alerter.stop();
+    await new Promise<void>((r) => server.close(() => r()));
   }
 });

@@ -49,6 +49,16 @@ export interface QueuedEmail {
   context: Record<string, unknown>;
 }
 
+/** A post to a webhook channel: `text` is what Slack- and Teams-style incoming webhooks show. */
+export interface QueuedWebhook {
+  /** The webhook's name: its URL is `WEIR_WEBHOOK_<NAME>`. */
+  webhook: string;
+  text: string;
+}
+
+/** What a try queues to be sent once it succeeds: emails and webhook posts. */
+export type QueuedNotification = QueuedEmail | QueuedWebhook;
+
 /** What a task function receives. */
 export interface TaskContext<P = Record<string, unknown>, U extends readonly TaskRef<any, string>[] = readonly TaskRef<any, string>[]> {
   /** Validated run parameters (schema defaults applied). */
@@ -76,6 +86,11 @@ export interface TaskContext<P = Record<string, unknown>, U extends readonly Tas
    * it. A try that fails queues nothing; its retry queues again.
    */
   queueEmail(email: QueuedEmail): void;
+  /**
+   * Queue a post to one of the DAG's webhooks (`WEIR_WEBHOOK_<NAME>`), with the same
+   * guarantees as queueEmail: sent once this try succeeds, retried through outages.
+   */
+  queueWebhook(message: QueuedWebhook): void;
 }
 
 /** Retry, timeout and alert options of a task; DAG-level `defaultTaskOptions` fill the gaps. */

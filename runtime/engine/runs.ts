@@ -18,7 +18,7 @@ import { logger } from '../log.ts';
 import { RUN_FINISHED, RUN_UNFINISHED, TASK_FAILED, TASK_FINISHED, TASK_UNFINISHED, stateList, type TaskState, type RunState } from '../states.ts';
 import { InputError, toError } from '../errors.ts';
 import { retryTransient } from '../database/transient.ts';
-import type { LogLine, QueuedEmail } from '../authoring/dag.ts';
+import type { LogLine, QueuedEmail, QueuedNotification } from '../authoring/dag.ts';
 
 export interface Engine {
   pool: pg.Pool;
@@ -355,7 +355,7 @@ async function finishRuns(
 }
 
 export type TryOutcome =
-  | { kind: 'success'; output: unknown; emails?: QueuedEmail[] }
+  | { kind: 'success'; output: unknown; notifications?: QueuedNotification[] }
   | { kind: 'skipped'; message: string }
   | { kind: 'failed'; error: Error; retryable: boolean };
 
@@ -437,8 +437,8 @@ export async function endTries(engine: Engine, graphs: Map<string, DagGraph>, it
         results.push({ recorded: true, state, retryInMs: delay });
         continue;
       }
-      if (state === 'success' && item.outcome.kind === 'success' && item.outcome.emails?.length) {
-        await enqueueEmails(engine, client, item, item.outcome.emails);
+      if (state === 'success' && item.outcome.kind === 'success' && item.outcome.notifications?.length) {
+        await enqueueNotifications(engine, client, item, item.outcome.notifications);
       }
       if (state === 'failed' && graph.options.emailOnFailure && graph.options.alertRecipients.length) {
         await enqueueAlert(engine, client, graph, item, 'task_failure', stored[i]!.error);
@@ -477,15 +477,13 @@ export async function endTry(engine: Engine, graph: DagGraph, input: EndTryInput
  */
 const alertRetry = (engine: Engine) => ({ retryLimit: 1000, retryDelay: engine.alertRetryDelayS, retryBackoff: true, retryDelayMax: 900 });
 
-/** Emails a successful try queued (`ctx.queueEmail`), on the alert queue in the transaction that records the success. */
-async function enqueueEmails(engine: Engine, client: pg.PoolClient, item: EndTryInput & { dagId: string }, emails: QueuedEmail[]): Promise<void> {
+/** What a successful try queued (`ctx.queueEmail`, `ctx.queueWebhook`), on the alert queue in the transaction that records the success. */
+async function enqueueNotifications(engine: Engine, client: pg.PoolClient, item: EndTryInput & { dagId: string }, notifications: QueuedNotification[]): Promise<void> {
   await ensureQueue(engine.boss, ALERT_QUEUE);
-  for (const email of emails) {
-    await engine.boss.send(
-      ALERT_QUEUE,
-      { kind: 'email', dagId: item.dagId, runId: item.runId, taskId: item.taskId, tryNumber: item.tryNumber, email },
-      { db: bossDb(client), ...alertRetry(engine) },
-    );
+  const from = { dagId: item.dagId, runId: item.runId, taskId: item.taskId, tryNumber: item.tryNumber };
+  for (const n of notifications) {
+    const job = 'webhook' in n ? { kind: 'webhook', ...from, webhook: n.webhook, text: n.text } : { kind: 'email', ...from, email: n };
+    await engine.boss.send(ALERT_QUEUE, job, { db: bossDb(client), ...alertRetry(engine) });
   }
 }
 

@@ -26,7 +26,8 @@ export type AlertJob =
     recipients: string[];
   }
   | { kind: 'email'; dagId: string; runId: string; taskId: string; tryNumber: number; email: QueuedEmail }
-  | { kind: 'webhook_failure'; webhook: string; dagId: string; runId: string; taskId: string; tryNumber: number; error: string | null };
+  | { kind: 'webhook_failure'; webhook: string; dagId: string; runId: string; taskId: string; tryNumber: number; error: string | null }
+  | { kind: 'webhook'; webhook: string; text: string; dagId: string; runId: string; taskId: string; tryNumber: number };
 
 /** Emits `alert:sent` ({ kind, dag_id, run_id, task_id, transport, files }) for each alert sent. */
 export class Alerter extends EventEmitter {
@@ -44,7 +45,7 @@ export class Alerter extends EventEmitter {
     this.workId = await this.boss.work<AlertJob>(ALERT_QUEUE, { batchSize: 1, pollingIntervalSeconds: this.options.pollingIntervalSeconds ?? 2 }, async ([job]) => {
       const a = job!.data;
       try {
-        const sent = a.kind === 'email' ? await sendTemplatedEmail(a.email) : a.kind === 'webhook_failure' ? await sendWebhook({
+        const sent = a.kind === 'email' ? await sendTemplatedEmail(a.email) : a.kind === 'webhook' ? await sendWebhook(a) : a.kind === 'webhook_failure' ? await sendWebhook({
           webhook: a.webhook,
           text: taskFailureText({ dagId: a.dagId, runId: a.runId, taskId: a.taskId, tryNumber: a.tryNumber, error: a.error ?? 'unknown error' }),
         }) : await sendTaskFailureAlert({

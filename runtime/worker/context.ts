@@ -3,7 +3,7 @@
  * with the try that wrote them.
  */
 import { DateTime } from 'luxon';
-import type { LogLine, QueuedEmail, TaskContext, TaskLogger, TaskRef } from '../authoring/dag.ts';
+import type { LogLine, QueuedEmail, QueuedNotification, QueuedWebhook, TaskContext, TaskLogger, TaskRef } from '../authoring/dag.ts';
 import { NonRetryableError } from '../errors.ts';
 import { redact } from '../redact.ts';
 import { toStorableJson, toStorableText } from '../storable.ts';
@@ -51,8 +51,8 @@ export interface ContextInput extends TryInput {
   outputs: Map<string, unknown>;
   log: TaskLogger;
   signal: AbortSignal;
-  /** Where `ctx.queueEmail` puts emails; they go with the try's success. */
-  emails: QueuedEmail[];
+  /** Where `ctx.queueEmail` and `ctx.queueWebhook` put what they queue; it goes with the try's success. */
+  notifications: QueuedNotification[];
 }
 
 export function createTaskContext(input: ContextInput): TaskContext<any, any> {
@@ -79,9 +79,13 @@ export function createTaskContext(input: ContextInput): TaskContext<any, any> {
       }
       return input.outputs.get(id) as never;
     },
+    // JSON snapshots: they cross from the isolate and are stored on the alert queue as JSON.
     queueEmail(email: QueuedEmail) {
-      // A JSON snapshot: it crosses from the isolate and is stored on the alert queue as JSON.
-      input.emails.push(JSON.parse(JSON.stringify(email)) as QueuedEmail);
+      input.notifications.push(JSON.parse(JSON.stringify(email)) as QueuedEmail);
+    },
+    queueWebhook(message: QueuedWebhook) {
+      if (typeof message?.webhook !== 'string' || typeof message.text !== 'string') throw new NonRetryableError('ctx.queueWebhook takes { webhook: name, text }');
+      input.notifications.push({ webhook: message.webhook, text: message.text });
     },
   };
 }

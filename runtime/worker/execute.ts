@@ -2,7 +2,7 @@
  * Running one try of a task function: timeout through the signal, control-flow
  * errors (SkipTask, NonRetryableError), and the stored-output size limit.
  */
-import type { LogLine, QueuedEmail, TaskDefinition, TaskContext } from '../authoring/dag.ts';
+import type { LogLine, QueuedNotification, TaskDefinition, TaskContext } from '../authoring/dag.ts';
 import type { DagGraph } from '../loader/graph.ts';
 import { createTaskContext, createTaskLogger, MAX_LOG_LINES, type TryInput } from './context.ts';
 import { NonRetryableError, SkipTask, toError } from '../errors.ts';
@@ -73,13 +73,13 @@ export async function runTry(task: TaskDefinition, ctx: TaskContext<any, any>, c
 
 /**
  * One try in this thread (no isolate): its context built from the graph and the
- * claim, its log lines to `onLog`, the emails it queues carried on a success. The
+ * claim, its log lines to `onLog`, the notifications it queues carried on a success. The
  * worker runs inline tries with it (`isolation: 'inline'`, DAGs built in code), and
  * `weir tasks test` runs its one task with it.
  */
 export async function runInline(graph: DagGraph, input: TryInput, outputs: Map<string, unknown>, controller: AbortController, onLog: (line: LogLine) => void): Promise<TryOutcome> {
   const task = graph.tasks.get(input.taskId)!;
-  const emails: QueuedEmail[] = [];
+  const notifications: QueuedNotification[] = [];
   const ctx = createTaskContext({
     ...input,
     timezone: graph.options.timezone,
@@ -87,8 +87,8 @@ export async function runInline(graph: DagGraph, input: TryInput, outputs: Map<s
     outputs,
     log: createTaskLogger(MAX_LOG_LINES, onLog),
     signal: controller.signal,
-    emails,
+    notifications,
   });
   const outcome = await runTry(task, ctx, controller);
-  return outcome.kind === 'success' ? { ...outcome, emails } : outcome;
+  return outcome.kind === 'success' ? { ...outcome, notifications } : outcome;
 }

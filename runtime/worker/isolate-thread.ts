@@ -6,7 +6,7 @@
  * this thread to abort (ctx.signal) and terminates it if the code does not stop.
  */
 import { parentPort } from 'node:worker_threads';
-import type { Dag, QueuedEmail } from '../authoring/dag.ts';
+import type { Dag, QueuedNotification } from '../authoring/dag.ts';
 import { NonRetryableError, toError } from '../errors.ts';
 import { redact, registerEnvSecrets } from '../redact.ts';
 import { createTaskContext, createTaskLogger } from './context.ts';
@@ -47,16 +47,16 @@ async function run(msg: Extract<ToIsolate, { type: 'run' }>): Promise<void> {
     if (!task) throw new NonRetryableError(`DAG "${msg.dagId}" has no task "${msg.taskId}" any more in ${msg.file} (the file changed after the run was created)`);
     const c = msg.ctx;
     const log = createTaskLogger(msg.maxLogLines, (line) => send({ type: 'log', id: msg.id, line }));
-    const emails: QueuedEmail[] = [];
+    const notifications: QueuedNotification[] = [];
     const ctx = createTaskContext({
       dagId: msg.dagId, runId: c.runId, taskId: msg.taskId, params: c.params,
       logicalDate: new Date(c.logicalDate), dataIntervalStart: new Date(c.dataIntervalStart), dataIntervalEnd: new Date(c.dataIntervalEnd),
       tryNumber: c.tryNumber, maxTries: c.maxTries, timezone: c.timezone, upstream: task.upstream,
-      outputs: new Map(c.outputs), log, signal: controller.signal, emails,
+      outputs: new Map(c.outputs), log, signal: controller.signal, notifications,
     });
     // The worker owns the timeout: a thread stuck in synchronous code cannot time itself out.
     const result = await runTry({ ...task, timeoutMs: undefined }, ctx, controller, () => (settled = true));
-    if (result.kind === 'success') outcome = { kind: 'success', outputJson: JSON.stringify(result.output ?? null), emails };
+    if (result.kind === 'success') outcome = { kind: 'success', outputJson: JSON.stringify(result.output ?? null), notifications };
     else if (result.kind === 'skipped') outcome = result;
     else outcome = { kind: 'failed', error: serialise(result.error), retryable: result.retryable };
   } catch (err) {

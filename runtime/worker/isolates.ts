@@ -18,7 +18,7 @@
  * idle threads are reused warmest first.
  */
 import { Worker as Thread } from 'node:worker_threads';
-import type { LogLine, QueuedEmail } from '../authoring/dag.ts';
+import type { LogLine, QueuedNotification } from '../authoring/dag.ts';
 import type { TryOutcome } from '../engine/runs.ts';
 import { NonRetryableError } from '../errors.ts';
 import { redact } from '../redact.ts';
@@ -27,7 +27,7 @@ import { redact } from '../redact.ts';
 export const DEFAULT_MEMORY_LIMIT_MB = 2048;
 
 export type SerializedOutcome =
-  | { kind: 'success'; outputJson: string; emails: QueuedEmail[] }
+  | { kind: 'success'; outputJson: string; notifications: QueuedNotification[] }
   | { kind: 'skipped'; message: string }
   | { kind: 'failed'; error: { name: string; message: string; stack?: string }; retryable: boolean };
 
@@ -224,7 +224,7 @@ export class IsolatePool {
           // An aborted try fails with the abort's reason, whatever its code did afterwards.
           if (abortedWith) return finish(failedWith(abortedWith, true), msg.settled);
           const o = msg.outcome;
-          if (o.kind === 'success') return finish({ kind: 'success', output: JSON.parse(o.outputJson), emails: o.emails }, true);
+          if (o.kind === 'success') return finish({ kind: 'success', output: JSON.parse(o.outputJson), notifications: o.notifications }, true);
           if (o.kind === 'skipped') return finish(o, true);
           finish({ kind: 'failed', error: revive(o.error), retryable: o.retryable }, true);
         },

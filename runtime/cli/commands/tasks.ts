@@ -7,7 +7,7 @@ import { runInline } from '../../worker/execute.ts';
 import { readConfInput } from '../conf-input.ts';
 import { duration, time } from '../render.ts';
 import { confOptions, positiveInt, print, type Cli, type ConfFlags } from '../options.ts';
-import type { LogLine, QueuedEmail } from '../../authoring/dag.ts';
+import type { LogLine, QueuedNotification } from '../../authoring/dag.ts';
 
 type Json = { json?: boolean };
 
@@ -55,11 +55,11 @@ async function testCommand(cli: Cli, dagId: string, taskId: string, opts: ConfFl
     logs.push(l);
     if (!opts.json) process.stderr.write(`${formatLine(l)}\n`);
   });
-  // Emails the task queues are shown, not sent: nothing leaves `tasks test`.
-  const emails: QueuedEmail[] = outcome.kind === 'success' ? outcome.emails ?? [] : [];
+  // What the task queues (emails, webhook posts) is shown, not sent: nothing leaves `tasks test`.
+  const queued: QueuedNotification[] = outcome.kind === 'success' ? outcome.notifications ?? [] : [];
   print(Boolean(opts.json), {
     dag_id: dagId, task_id: taskId, state: outcome.kind, output: outcome.kind === 'success' ? outcome.output : null,
-    error: outcome.kind === 'failed' ? outcome.error.message : outcome.kind === 'skipped' ? outcome.message : null, logs, queued_emails: emails,
+    error: outcome.kind === 'failed' ? outcome.error.message : outcome.kind === 'skipped' ? outcome.message : null, logs, queued_notifications: queued,
   }, () =>
     outcome.kind === 'success' ? `${taskId}: success\n${JSON.stringify(outcome.output, null, 2)}` : outcome.kind === 'skipped' ? `${taskId}: skipped (${outcome.message})` : `${taskId}: failed: ${outcome.error.message}`);
   if (outcome.kind === 'failed') cli.setExit(1);
