@@ -28,6 +28,37 @@ notifying.task({ id: 'check', retries: 1, retryDelayMs: 10 }, async (ctx) => {
   return 'checked';
 });
 
+/** A local incoming webhook: refuses the first `refusals` posts with 500, then records each one. */
+async function startHookServer(refusals = 0) {
+  const hook = { refusals, received: [] as { path: string; type: string | undefined; body: unknown }[], url: '', close: () => Promise.resolve() };
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      if (hook.refusals > 0) {
+        hook.refusals--;
+        res.writeHead(500).end('try later');
+        return;
+      }
+      hook.received.push({ path: req.url ?? '', type: req.headers['content-type'], body: JSON.parse(body) });
+      res.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  hook.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  hook.close = () => new Promise<void>((r) => server.close(() => r()));
+  return hook;
+}
+
+/** An alerter and the `kind:run_id` of each alert it sent. */
+async function startAlerter(): Promise<{ alerter: Alerter; sent: string[] }> {
+  const alerter = new Alerter(te.engine.boss, { pollingIntervalSeconds: 0.5 });
+  const sent: string[] = [];
+  alerter.on('alert:sent', (e: { kind: string; run_id: string }) => sent.push(`${e.kind}:${e.run_id}`));
+  await alerter.start();
+  return { alerter, sent };
+}
+
 let te: TestEngine;
 const saved = { ...process.env };
 afterAll(async () => {
@@ -36,36 +67,18 @@ afterAll(async () => {
 });
 
 test('a task that fails for good posts to its DAG\'s webhooks; a webhook answering 500 delays the alert, never drops or doubles it', async () => {
-  const received: { path: string; type: string | undefined; body: unknown }[] = [];
-  let refusals = 2;
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      if (refusals > 0) {
-        refusals--;
-        res.writeHead(500).end('try later');
-        return;
-      }
-      received.push({ path: req.url ?? '', type: req.headers['content-type'], body: JSON.parse(body) });
-      res.writeHead(200).end('ok');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const hook = await startHookServer(2);
   const secretPath = '/services/T000/B000/s3cretHookToken';
-  process.env.WEIR_WEBHOOK_OPS = `http://127.0.0.1:${(server.address() as { port: number }).port}${secretPath}`;
+  process.env.WEIR_WEBHOOK_OPS = `${hook.url}${secretPath}`;
   process.env.WEIR_ALERT_RETRY_DELAY_S = '1';
   te = await startTestEngine([failing, notifying]);
-  const alerter = new Alerter(te.engine.boss, { pollingIntervalSeconds: 0.5 });
-  const sent: string[] = [];
-  alerter.on('alert:sent', (e: { kind: string; run_id: string }) => sent.push(`${e.kind}:${e.run_id}`));
-  await alerter.start();
+  const { alerter, sent } = await startAlerter();
   try {
     const runId = await te.trigger('hooked');
     expect(await te.waitForRun(runId)).toBe('failed');
-    await eventually(async () => received.length > 0, 60_000, 'the webhook post after two refusals');
-    expect(refusals).toBe(0);
-    expect(received).toEqual([{ path: secretPath, type: 'application/json', body: { text: `weir: task hooked.load failed (run ${runId}, try 1)\nwarehouse refused the batch` } }]);
+    await eventually(async () => hook.received.length > 0, 60_000, 'the webhook post after two refusals');
+    expect(hook.refusals).toBe(0);
+    expect(hook.received).toEqual([{ path: secretPath, type: 'application/json', body: { text: `weir: task hooked.load failed (run ${runId}, try 1)\nwarehouse refused the batch` } }]);
     await eventually(async () => sent.length > 0, 10_000, 'the alerter to record it');
     expect(sent).toEqual([`webhook_failure:${runId}`]);
     // The URL is a credential: the retries' stored errors name the webhook and its variable, never the URL.
@@ -76,7 +89,7 @@ test('a task that fails for good posts to its DAG\'s webhooks; a webhook answeri
     expect(redact(`posting to ${process.env.WEIR_WEBHOOK_OPS} failed`)).not.toContain('s3cretHookToken');
   } finally {
     await alerter.stop();
-    await new Promise<void>((r) => server.close(() => r()));
+    await hook.close();
   }
 });
 
@@ -95,29 +108,17 @@ test('without WEIR_WEBHOOK_<NAME>, the post is written to the outbox as JSON', a
 });
 
 test('ctx.queueWebhook posts once the try succeeds; the failed try before it queued nothing', async () => {
-  const received: unknown[] = [];
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      received.push(JSON.parse(body));
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  process.env.WEIR_WEBHOOK_OPS = `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`;
-  const alerter = new Alerter(te.engine.boss, { pollingIntervalSeconds: 0.5 });
-  const sent: string[] = [];
-  alerter.on('alert:sent', (e: { kind: string; run_id: string }) => sent.push(`${e.kind}:${e.run_id}`));
-  await alerter.start();
+  const hook = await startHookServer();
+  process.env.WEIR_WEBHOOK_OPS = `${hook.url}/hook`;
+  const { alerter, sent } = await startAlerter();
   try {
     const runId = await te.trigger('notifying');
     expect(await te.waitForRun(runId)).toBe('success');
     await eventually(async () => sent.length > 0, 30_000, 'the queued webhook post');
     expect(sent).toEqual([`webhook:${runId}`]);
-    expect(received).toEqual([{ text: expect.stringMatching(/^revenue 54,450 EUR below \[60,000, 80,000\] for \d{4}-\d{2}-\d{2}$/) }]);
+    expect(hook.received.map((r) => r.body)).toEqual([{ text: expect.stringMatching(/^revenue 54,450 EUR below \[60,000, 80,000\] for \d{4}-\d{2}-\d{2}$/) }]);
   } finally {
     await alerter.stop();
-    await new Promise<void>((r) => server.close(() => r()));
+    await hook.close();
   }
 });
