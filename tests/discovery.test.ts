@@ -116,6 +116,14 @@ describe('each class of error is reported with file:line:column', () => {
     expect(lines(v.result)[0]).toMatch(/^tests\/fixtures\/dags-broken\/type-error\/typed_wrong\.ts:6:80: TS2551: Property 'toFixed' does not exist on type 'string'/);
   });
 
+  test('regression ("not assignable to parameter of type \'never\'"): reading a task that is not upstream says so in words', async () => {
+    const v = await validateDags(broken('not-upstream'), { cacheDir });
+    expect(v.errors.map((e) => e.code)).toEqual(['type_error']);
+    expect(lines(v.result)).toEqual([
+      'tests/fixtures/dags-broken/not-upstream/not_upstream.ts:7:73: TS2345: Argument of type \'TaskRef<number, "load">\' is not assignable to parameter of type \'"task \'load\' is not upstream of \'report\': add it to this task\'s upstream to read its output"\'.',
+    ]);
+  });
+
   test('good files pass validate, type-checked against weir from their own folder', async () => {
     const v = await validateDags(path.join(fixtures, 'dags-ok'), { cacheDir });
     expect(v.errors).toEqual([]);

@@ -60,7 +60,14 @@ export interface QueuedWebhook {
 export type QueuedNotification = QueuedEmail | QueuedWebhook;
 
 /** What a task function receives. */
-export interface TaskContext<P = Record<string, unknown>, U extends readonly TaskRef<any, string>[] = readonly TaskRef<any, string>[]> {
+/**
+ * What a non-upstream task's reference is checked against in `ctx.output`: the type error
+ * then says it in words ("task 'load' is not upstream of 'report'") instead of
+ * "not assignable to parameter of type 'never'".
+ */
+export type NotUpstream<Read extends string, Self extends string> = `task '${Read}' is not upstream of '${Self}': add it to this task's upstream to read its output`;
+
+export interface TaskContext<P = Record<string, unknown>, U extends readonly TaskRef<any, string>[] = readonly TaskRef<any, string>[], Self extends string = string> {
   /** Validated run parameters (schema defaults applied). */
   readonly params: P;
   readonly dagId: string;
@@ -78,7 +85,7 @@ export interface TaskContext<P = Record<string, unknown>, U extends readonly Tas
   /** Aborted on timeout, cancel or worker shutdown. Pass it to fetch/axios/pg. */
   readonly signal: AbortSignal;
   /** The stored output of an upstream task, typed by what that task returns. */
-  output<T extends U[number]>(task: T): OutputOf<T>;
+  output<T extends TaskRef<any, string>>(task: [T] extends [U[number]] ? T : NotUpstream<T['id'], Self>): OutputOf<T>;
   /**
    * Queue an email (an alert) to be sent once this try succeeds: it is put on weir's
    * durable alert queue in the same transaction that records the success, and sent by a
@@ -124,7 +131,7 @@ export interface TaskOptions<Id extends string = string, U extends readonly (Tas
   triggerRule?: TriggerRule;
 }
 
-export type TaskFn<P, U extends readonly TaskRef<any, string>[], R> = (ctx: TaskContext<P, U>) => Promise<R> | R;
+export type TaskFn<P, U extends readonly TaskRef<any, string>[], R, Self extends string = string> = (ctx: TaskContext<P, U, Self>) => Promise<R> | R;
 
 /** A task as the engine sees it: options resolved, upstream as ids. */
 export interface TaskDefinition {
@@ -219,7 +226,7 @@ export class Dag<S extends ParamsSchema = ParamsSchema> {
   /** Declare a task. Returns a typed reference for `upstream` and `ctx.output`. */
   task<const Id extends string, const U extends readonly (TaskRef<any, string> | string)[] = readonly [], R = unknown>(
     options: TaskOptions<Id, U>,
-    fn: TaskFn<Params<S>, Resolved<U>, R>,
+    fn: TaskFn<Params<S>, Resolved<U>, R, Id>,
   ): TaskRef<Awaited<R>, Id> {
     const defaults = this.options.defaultTaskOptions ?? {};
     const declarationProblems: string[] = [];

@@ -69,7 +69,8 @@ export function createTaskContext(input: ContextInput): TaskContext<any, any> {
     maxTries: input.maxTries,
     log: input.log,
     signal: input.signal,
-    output(task: TaskRef) {
+    // Typed per task by TaskContext (a non-upstream read is a type error); checked here too, for untyped code.
+    output: ((task: TaskRef | string) => {
       const id = typeof task === 'string' ? task : task?.id;
       if (!input.upstream.includes(id)) {
         throw new NonRetryableError(`task "${input.taskId}" read the output of "${id}", which is not one of its upstream tasks (${input.upstream.join(', ') || 'none'}); add it to \`upstream\``);
@@ -78,7 +79,7 @@ export function createTaskContext(input: ContextInput): TaskContext<any, any> {
         throw new NonRetryableError(`task "${input.taskId}" read the output of "${id}", but "${id}" did not succeed in this run (skipped or failed upstream)`);
       }
       return input.outputs.get(id) as never;
-    },
+    }) as TaskContext['output'],
     // JSON snapshots: they cross from the isolate and are stored on the alert queue as JSON.
     queueEmail(email: QueuedEmail) {
       input.notifications.push(JSON.parse(JSON.stringify(email)) as QueuedEmail);
