@@ -116,6 +116,13 @@ describe('each class of error is reported with file:line:column', () => {
     expect(lines(v.result)[0]).toMatch(/^tests\/fixtures\/dags-broken\/type-error\/typed_wrong\.ts:6:80: TS2551: Property 'toFixed' does not exist on type 'string'/);
   });
 
+  test('regression (placed at the dag() call): a misspelt variable in upstream is reported where it is written, by list and validate', async () => {
+    const listed = await discover(broken('unknown-variable'), { cache: false });
+    expect(lines(listed)).toEqual(['tests/fixtures/dags-broken/unknown-variable/unknown_variable.ts:6:33: cannot import: extarct is not defined']);
+    const v = await validateDags(broken('unknown-variable'), { cacheDir });
+    expect(lines(v.result)).toContain("tests/fixtures/dags-broken/unknown-variable/unknown_variable.ts:6:33: TS2552: Cannot find name 'extarct'. Did you mean 'extract'?");
+  });
+
   test('regression ("not assignable to parameter of type \'never\'"): reading a task that is not upstream says so in words', async () => {
     const v = await validateDags(broken('not-upstream'), { cacheDir });
     expect(v.errors.map((e) => e.code)).toEqual(['type_error']);

@@ -143,10 +143,15 @@ function toReport(reading: FileReading, loaded: IsolatedDag | IsolatedFailure | 
     return report;
   }
   if (!loaded.ok) {
-    const problems = loaded.problems.map((p): DiscoveryDiagnostic => ({
-      file: reading.file, ...pos(at), code: 'runtime_load', message: p.startsWith(`${reading.file}: `) ? p.slice(reading.file.length + 2) : p,
-      ...(reading.dag ? { dagId: reading.dag.dagId } : {}),
-    }));
+    const problems = loaded.problems.map((p): DiscoveryDiagnostic => {
+      // "x is not defined" for a name written in an upstream list: placed where it is written.
+      const unknown = /\b([A-Za-z_$][\w$]*) is not defined$/.exec(p)?.[1];
+      const where = unknown !== undefined && Object.hasOwn(reading.unknownNames, unknown) ? reading.unknownNames[unknown]! : at;
+      return {
+        file: reading.file, ...pos(where), code: 'runtime_load', message: p.startsWith(`${reading.file}: `) ? p.slice(reading.file.length + 2) : p,
+        ...(reading.dag ? { dagId: reading.dag.dagId } : {}),
+      };
+    });
     if (reading.dag) reading.dag.errors.push(...problems);
     else report.errors.push(...problems);
     return report;

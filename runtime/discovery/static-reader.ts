@@ -27,6 +27,8 @@ export interface FileReading {
   uncertainSites: Array<{ line: number; column: number }>;
   /** Local files imported with relative specifiers (absolute paths as written, unresolved). */
   relativeImports: string[];
+  /** Names in `upstream` lists that are no task declared above, where they are written (a load error naming one is placed there). */
+  unknownNames: Record<string, { line: number; column: number }>;
 }
 
 type Props = Map<string, { node: TsNode; value: TsExpr }>;
@@ -46,7 +48,7 @@ interface Reader {
 
 /** Read one source file. `ts` is ts-morph's bundled compiler namespace. */
 export function readDagFile(ts: Ts, sf: TsNamespace.SourceFile, file: string, syntaxErrors: readonly TsNamespace.DiagnosticWithLocation[]): FileReading {
-  const reading: FileReading = { file, dag: null, errors: [], uncertain: [], uncertainSites: [], relativeImports: [] };
+  const reading: FileReading = { file, dag: null, errors: [], uncertain: [], uncertainSites: [], relativeImports: [], unknownNames: {} };
   if (syntaxErrors.length) {
     // A file that does not parse would fail to import too; anything read past the error is guesswork.
     // Only the first: the parser's follow-up errors are usually echoes of it.
@@ -280,7 +282,10 @@ function readTasks(r: Reader, dagVar: string, record: DagRecord, defaultRetries:
           } else if (ts.isIdentifier(e) && taskVars.has(e.text) && !r.bindings.lets.has(e.text)) {
             task.upstream.push(taskVars.get(e.text)!);
             upstreamNodes.push(e);
-          } else r.unsure(e, `upstream entry of task "${task.id}" is not a task declared above or a string id`);
+          } else {
+            if (ts.isIdentifier(e)) reading.unknownNames[e.text] ??= r.pos(e);
+            r.unsure(e, `upstream entry of task "${task.id}" is not a task declared above or a string id`);
+          }
         }
       }
     }
