@@ -4,10 +4,12 @@
  * CSS inlined by juice, since most mail clients drop `<style>` blocks; the `.txt`
  * twin renders the plain-text part without escaping (it is not HTML).
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import juice from 'juice';
 import nunjucks from 'nunjucks';
+import { NonRetryableError } from './errors.ts';
 
 /** The `templates/` folder of this checkout. */
 export const TEMPLATES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'templates');
@@ -18,8 +20,9 @@ function toNumber(value: unknown): number | null {
   return Number.isFinite(n) ? n : null;
 }
 
-function environment(autoescape: boolean): nunjucks.Environment {
-  const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(TEMPLATES_DIR, { noCache: false }), {
+function environment(autoescape: boolean, dir?: string): nunjucks.Environment {
+  // A DAG's own templates come first; weir's (`_styles.css.njk`, …) stay includable.
+  const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(dir ? [dir, TEMPLATES_DIR] : TEMPLATES_DIR, { noCache: false }), {
     autoescape,
     throwOnUndefined: false,
     trimBlocks: true,
@@ -37,14 +40,30 @@ function environment(autoescape: boolean): nunjucks.Environment {
   return env;
 }
 
-// Built on first use: importing this module (e.g. from a DAG file) does no I/O.
-let htmlEnv: nunjucks.Environment | undefined;
-let textEnv: nunjucks.Environment | undefined;
+// Built on first use, per folder: importing this module (e.g. from a DAG file) does no I/O.
+const environments = new Map<string, nunjucks.Environment>();
 
-/** Render `templates/<name>` (a `.html.njk` is autoescaped, anything else is not). */
+/**
+ * Render a template (a `.html.njk` is autoescaped, anything else is not): a name in weir's
+ * `templates/`, or a `file:` URL of one beside a DAG (`new URL('./alert', import.meta.url).href`
+ * + `.html.njk`). A template that does not exist fails for good, naming its path.
+ */
 export function renderTemplate(name: string, context: Record<string, unknown>): string {
-  const env = name.endsWith('.html.njk') ? (htmlEnv ??= environment(true)) : (textEnv ??= environment(false));
-  return env.render(name, context);
+  const autoescape = name.endsWith('.html.njk');
+  let dir: string | undefined;
+  let file = name;
+  if (name.startsWith('file:')) {
+    const full = fileURLToPath(name);
+    dir = path.dirname(full);
+    file = path.basename(full);
+    if (!existsSync(full)) throw new NonRetryableError(`email template ${full} not found`);
+  } else if (!existsSync(path.join(TEMPLATES_DIR, name))) {
+    throw new NonRetryableError(`email template templates/${name} not found; for one beside your DAG pass new URL('./${name.replace(/\.(html|txt)\.njk$/, '')}', import.meta.url).href`);
+  }
+  const key = `${autoescape}:${dir ?? ''}`;
+  let env = environments.get(key);
+  if (!env) environments.set(key, (env = environment(autoescape, dir)));
+  return env.render(file, context);
 }
 
 export interface RenderedEmail {
@@ -55,8 +74,8 @@ export interface RenderedEmail {
 }
 
 /**
- * Render an email from `templates/<base>.html.njk` and `templates/<base>.txt.njk`,
- * e.g. `renderEmail('threshold-alert', {...})`.
+ * Render an email from `<base>.html.njk` and `<base>.txt.njk`: in weir's `templates/`
+ * (`renderEmail('threshold-alert', {...})`), or beside a DAG when `base` is a `file:` URL.
  */
 export function renderEmail(base: string, context: Record<string, unknown>): RenderedEmail {
   const html = juice(renderTemplate(`${base}.html.njk`, context));

@@ -13,6 +13,7 @@ import { simpleParser } from 'mailparser';
 import type { ParsedMail } from 'mailparser';
 import { sendMail, sendTestEmail } from '../runtime/mailer.ts';
 import { renderEmail } from '../runtime/templates.ts';
+import { NonRetryableError } from '../runtime/errors.ts';
 import { sendThresholdAlert, thresholdAlertEmail } from '../tasks/email-alert.ts';
 import { sendTaskFailureAlert } from '../runtime/alerts.ts';
 import { registerSecret } from '../runtime/redact.ts';
@@ -256,4 +257,18 @@ test('regression (a revenue check read "REVENUE average price … Average of (hi
   // Without columns, the first row's keys are the columns, values as text.
   const plain = thresholdAlertEmail({ to: 'x@example.com', metric: 'rows loaded', value: 3, min: 10, max: null, rows: [{ table: 'raw.orders', rows: 3 }], dagId: 'd', runId: 'r' });
   expect(renderEmail(plain.template, plain.context).text).toMatch(/Context:\ntable {5}rows/);
+});
+
+test('an email template beside the DAG is rendered from its file URL, with weir\'s styles includable; a missing one fails for good, naming its path', () => {
+  const own = new URL('./fixtures/own-templates/revenue-alert', import.meta.url).href;
+  const { html, text } = renderEmail(own, { value: 54450, region: '<north>' });
+  expect(text).toBe('Revenue 54450.00 for <north>\n');
+  expect(html).toContain('Revenue 54450.00 for &lt;north&gt;');
+  expect(html).not.toContain('<style'); // weir's _styles.css.njk was included, then inlined
+  const missing = new URL('./fixtures/own-templates/nope', import.meta.url).href;
+  const error = (() => { try { renderEmail(missing, {}); } catch (e) { return e; } })();
+  expect(error).toBeInstanceOf(NonRetryableError);
+  expect((error as Error).message).toBe(`email template ${new URL(`${missing}.html.njk`).pathname} not found`);
+  const unknown = (() => { try { renderEmail('revenue-alert', {}); } catch (e) { return e; } })();
+  expect((unknown as Error).message).toBe("email template templates/revenue-alert.html.njk not found; for one beside your DAG pass new URL('./revenue-alert', import.meta.url).href");
 });

@@ -39,12 +39,13 @@ export interface TaskLogger {
 }
 
 /**
- * An email rendered from `templates/<template>.html.njk` and `.txt.njk` with `context`
- * (values HTML-escaped and secrets masked), as `ctx.queueEmail` takes it.
+ * An email rendered from `<template>.html.njk` and `.txt.njk` with `context` (values
+ * HTML-escaped and secrets masked), as `ctx.queueEmail` takes it.
  */
 export interface QueuedEmail {
   to: string | string[];
   subject: string;
+  /** A name in weir's `templates/`, or a `file:` URL beside your DAG: `new URL('./revenue-alert', import.meta.url).href`. */
   template: string;
   context: Record<string, unknown>;
 }
