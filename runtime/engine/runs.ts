@@ -80,12 +80,7 @@ async function admitLocked(engine: Engine, client: pg.PoolClient, graph: DagGrap
   const free = rows.find((r) => r.run_id === null)?.free ?? 0;
   if (!tasks.length) return { admitted: [], free };
   const runs = new Map(tasks.map((r) => [r.run_id, { graph, queue: r.queue }]));
-  const pairs = tasks.map((r) => ({ runId: r.run_id, taskId: r.task_id }));
-  // Only runs on the finishing worker's own queue (a `dags test` run has a private one).
-  const mine = slots && claimed ? await claimLocally(client, slots, pairs.filter((p) => runs.get(p.runId)!.queue === slots.queue)) : [];
-  claimed?.push(...mine);
-  const taken = new Set(mine.map((m) => `${m.runId}\u0000${m.taskId}`));
-  await queuePairs(engine, client, runs, pairs.filter((p) => !taken.has(`${p.runId}\u0000${p.taskId}`)));
+  await startTasks(engine, client, runs, tasks.map((r) => ({ runId: r.run_id, taskId: r.task_id })), slots, claimed ?? []);
   return { admitted: [...runs.keys()], free };
 }
 
@@ -242,6 +237,18 @@ async function claimLocally(client: pg.PoolClient, local: LocalClaim, pairs: { r
   }));
 }
 
+/**
+ * Start (run, task) pairs that may run: the finishing worker takes what it has room for
+ * (`slots`, claimed into `claimed`), of runs on its own queue (a `dags test` run has a
+ * private one); the rest are queued.
+ */
+async function startTasks(engine: Engine, client: pg.PoolClient, runs: Map<string, RunRef>, pairs: { runId: string; taskId: string }[], slots: LocalClaim | undefined, claimed: LocallyClaimed[]): Promise<void> {
+  const mine = slots ? await claimLocally(client, slots, pairs.filter((p) => runs.get(p.runId)!.queue === slots.queue)) : [];
+  claimed.push(...mine);
+  const taken = new Set(mine.map((m) => `${m.runId}\u0000${m.taskId}`));
+  await queuePairs(engine, client, runs, pairs.filter((p) => !taken.has(`${p.runId}\u0000${p.taskId}`)));
+}
+
 /** none -> queued for (run, task) pairs, with one pg-boss job per try, per queue. */
 async function queuePairs(engine: Engine, client: pg.PoolClient, runs: Map<string, RunRef>, pairs: { runId: string; taskId: string }[]): Promise<void> {
   if (!pairs.length) return;
@@ -315,10 +322,7 @@ export async function propagate(
       else if (decision === 'skip') toSettle.push({ runId: r.run_id, taskId: r.task_id, state: 'skipped' });
       else if (decision === 'upstream_failed') toSettle.push({ runId: r.run_id, taskId: r.task_id, state: 'upstream_failed' });
     }
-    const mine = slots ? await claimLocally(client, slots, toRun) : [];
-    claimed.push(...mine);
-    const taken = new Set(mine.map((m) => `${m.runId}\u0000${m.taskId}`));
-    await queuePairs(engine, client, runs, toRun.filter((t) => !taken.has(`${t.runId}\u0000${t.taskId}`)));
+    await startTasks(engine, client, runs, toRun, slots, claimed);
     let next: Finished[] = [];
     if (toSettle.length) {
       const settled = await client.query<{ run_id: string; task_id: string; state: TaskState; downstream: string[] }>(sql('settle_without_running'), [
