@@ -19,9 +19,15 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { SQL_DIR } from '../runtime/database/sql.ts';
 import { NonRetryableError, WeirError } from '../runtime/errors.ts';
+import { envSetting } from '../runtime/env.ts';
 import { withTransaction, type Queryable } from '../runtime/engine/transaction.ts';
 
 export { SQL_DIR };
+
+/** The variable that holds a named connection's URL: `warehouse` → `WEIR_CONN_WAREHOUSE`. */
+function connectionVariable(name: string): string {
+  return `WEIR_CONN_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
 
 /**
  * The URL of a named connection: `WEIR_CONN_<NAME>` (name upper-cased, non-alphanumerics
@@ -29,9 +35,9 @@ export { SQL_DIR };
  * variable when neither is set.
  */
 export function connectionUrl(name: string, fallback?: string, env: NodeJS.ProcessEnv = process.env): string {
-  const variable = `WEIR_CONN_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
-  const value = env[variable];
-  if (value && value.trim() !== '') return value.trim();
+  const variable = connectionVariable(name);
+  const value = envSetting(variable, env);
+  if (value) return value;
   if (fallback) return fallback;
   throw new WeirError('no_connection', `connection "${name}" is not configured: set ${variable} to a postgres:// URL`, { exitCode: 2 });
 }
@@ -249,8 +255,7 @@ export async function weirDatabaseUrl(): Promise<string> {
  */
 export async function withConnection<T>(name: string, fn: (pool: pg.Pool) => Promise<T>, options: { max?: number; env?: NodeJS.ProcessEnv } = {}): Promise<T> {
   const env = options.env ?? process.env;
-  const variable = `WEIR_CONN_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
-  const url = env[variable]?.trim() ? connectionUrl(name, undefined, env) : await weirDatabaseUrl();
+  const url = envSetting(connectionVariable(name), env) ? connectionUrl(name, undefined, env) : await weirDatabaseUrl();
   const pool = new pg.Pool({ connectionString: url, max: options.max ?? 2, application_name: `weir:${name}` });
   // An idle client dropped by the server must not crash the worker; the next query reports it.
   pool.on('error', () => {});
