@@ -11,7 +11,8 @@ import path from 'node:path';
 import { sendMail, type MailerOptions, type SendResult } from './mailer.ts';
 import { renderEmail } from './templates.ts';
 import { redact, registerSecret } from './redact.ts';
-import { envSetting, envUrl } from './env.ts';
+import { envUrl } from './env.ts';
+import { loadConfig } from './config.ts';
 import { WeirError, toError } from './errors.ts';
 import type { QueuedEmail } from './authoring/dag.ts';
 
@@ -94,7 +95,8 @@ export async function sendWebhook(message: WebhookMessage, options: WebhookOptio
   }
   const text = redact(message.text);
   if (!url) {
-    const dir = path.join(options.home ?? path.resolve(envSetting('WEIR_HOME', env) ?? '.weir'), 'outbox');
+    // weir's home as the mailer finds it (ResolvedConfig), so both channels share one outbox.
+    const dir = path.join(options.home ?? loadConfig(env).home, 'outbox');
     await mkdir(dir, { recursive: true });
     const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-webhook-${message.webhook.toLowerCase()}-${crypto.randomBytes(3).toString('hex')}.json`);
     await writeFile(file, `${JSON.stringify({ webhook: message.webhook, text }, null, 2)}\n`, 'utf8');
