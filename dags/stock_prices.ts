@@ -13,11 +13,11 @@
  */
 import { dag, z, DateTime, SkipTask, NonRetryableError, WeirError } from 'weir';
 import type { TaskContext } from 'weir';
-import { createTwelveDataClient } from '../tasks/twelve-data.ts';
-import { cleanDailyBars } from '../tasks/clean.ts';
-import { applySqlFile, sqlFile, upsertRows, withConnection } from '../tasks/postgres.ts';
-import { runSqlCheck } from '../tasks/checks.ts';
-import { thresholdAlertEmail, type AlertColumn } from '../tasks/email-alert.ts';
+import { createTwelveDataClient } from 'weir/tasks/twelve-data';
+import { cleanDailyBars } from 'weir/tasks/clean';
+import { applySqlFile, sqlFile, upsertRows, withConnection } from 'weir/tasks/postgres';
+import { runSqlCheck } from 'weir/tasks/checks';
+import { thresholdAlertEmail, type AlertColumn } from 'weir/tasks/email-alert';
 
 /** The alert's table of the latest prices. */
 const PRICE_COLUMNS: AlertColumn[] = [

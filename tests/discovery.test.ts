@@ -137,6 +137,31 @@ describe('each class of error is reported with file:line:column', () => {
     expect(v.ok).toBe(true);
   });
 
+  test('a DAG folder outside any project imports the building blocks by their public names (weir/tasks/*): type-checked, and run through the resolve hook', async () => {
+    const folder = path.join(tmp, 'elsewhere', 'dags');
+    fs.mkdirSync(folder, { recursive: true });
+    const file = path.join(folder, 'blocks.ts');
+    fs.writeFileSync(file, [
+      "import { dag } from 'weir';",
+      "import { qualifiedName } from 'weir/tasks/postgres';",
+      "import { parseRetryAfterMs } from 'weir/tasks/http';",
+      "const d = dag({ id: 'blocks' });",
+      "d.task({ id: 'names' }, async () => ({ table: qualifiedName('raw.items'), retry: parseRetryAfterMs('3') }));",
+      'export default d;',
+      '',
+    ].join('\n'));
+    expect((await validateDags(folder, { cacheDir })).errors).toEqual([]);
+    const ran = spawnSync(process.execPath, [path.join(root, 'bin', 'weir.js'), 'tasks', 'test', 'blocks', 'names', '--json'], {
+      cwd: tmp, encoding: 'utf8', env: { ...process.env, WEIR_DAGS_FOLDER: folder, WEIR_HOME: path.join(tmp, 'home') },
+    });
+    expect(ran.stderr).toBe('');
+    expect(JSON.parse(ran.stdout)).toMatchObject({ state: 'success', output: { table: '"raw"."items"', retry: 3000 } });
+
+    fs.appendFileSync(file, "export const wrong: number = qualifiedName('x');\n");
+    const v = await validateDags(folder, { cacheDir });
+    expect(v.errors.map((e) => `${path.basename(e.file)}:${e.line}: ${e.message}`)).toEqual(["blocks.ts:7: TS2322: Type 'string' is not assignable to type 'number'."]);
+  });
+
   test('duplicate DAG ids across files: both files name the other', async () => {
     const r = await discover(broken('duplicate-dag-id'));
     expect(lines(r)).toEqual([

@@ -7,29 +7,27 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PUBLIC_SPECIFIERS, WEIR_ROOT, WEIR_VERSION } from '../package/manifest.mjs';
 import type { FileReport } from './types.ts';
 
 /** Bump when what discovery stores changes shape or meaning. */
 const CACHE_FORMAT = 1;
-const WEIR_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 let weirVersion: string | undefined;
 /**
  * weir's package version plus a hash of the code that reads DAG files, the rules it
- * checks, and the authoring API they are type-checked against: a newer weir, or an edited
+ * checks, and the public API they are type-checked against: a newer weir, or an edited
  * checkout, may read the same file differently, so it starts a new cache.
  */
 export function getWeirVersion(): string {
   if (weirVersion) return weirVersion;
-  const version = (JSON.parse(fs.readFileSync(path.join(WEIR_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   const hash = createHash('sha256');
   const discovery = path.join(WEIR_ROOT, 'runtime', 'discovery');
-  const sources = [...fs.readdirSync(discovery).sort().map((f) => path.join(discovery, f)), path.join(WEIR_ROOT, 'runtime', 'authoring', 'dag.ts'), path.join(WEIR_ROOT, 'runtime', 'index.ts'),
+  const sources = [...fs.readdirSync(discovery).sort().map((f) => path.join(discovery, f)), path.join(WEIR_ROOT, 'runtime', 'authoring', 'dag.ts'), ...PUBLIC_SPECIFIERS.map(([, file]) => file),
     // The DAG rules static reading applies (shared with the loader) and the schedule rules they call.
     path.join(WEIR_ROOT, 'runtime', 'loader', 'rules.ts'), path.join(WEIR_ROOT, 'runtime', 'schedule', 'timetable.ts'), path.join(WEIR_ROOT, 'runtime', 'states.ts')];
   for (const file of sources) hash.update(fs.readFileSync(file));
-  weirVersion = `${version}+${hash.digest('base64url').slice(0, 12)}`;
+  weirVersion = `${WEIR_VERSION}+${hash.digest('base64url').slice(0, 12)}`;
   return weirVersion;
 }
 

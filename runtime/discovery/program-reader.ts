@@ -5,13 +5,23 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import type { ts as TsNamespace } from 'ts-morph';
+import { PUBLIC_SPECIFIERS, WEIR_ROOT } from '../package/manifest.mjs';
 import { readDagFile, type FileReading } from './static-reader.ts';
 import type { DiscoveryDiagnostic } from './types.ts';
 
-const WEIR_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const WEIR_ENTRY = path.join(WEIR_ROOT, 'runtime', 'index.ts');
+/** weir's public specifiers as compiler paths: they mean weir's own files from any folder, as at runtime. */
+const WEIR_PATHS = Object.fromEntries(PUBLIC_SPECIFIERS.map(([specifier, file]) => [specifier, [file]]));
+
+/**
+ * The folder holding @types/node as weir's install sees it: weir's own node_modules
+ * in a checkout, the project's (hoisted) node_modules when weir is a dependency.
+ */
+function typesRoot(): string {
+  const nodeTypes = createRequire(path.join(WEIR_ROOT, 'package.json')).resolve('@types/node/package.json');
+  return path.dirname(path.dirname(nodeTypes));
+}
 
 export interface SourceText {
   file: string;
@@ -44,10 +54,9 @@ export async function readPrograms(sources: readonly SourceText[], options: { ty
           module: ts.ModuleKind.Preserve,
           moduleResolution: ts.ModuleResolutionKind.Bundler,
           moduleDetection: ts.ModuleDetectionKind.Force,
-          // 'weir' means this checkout's API from any folder, as at runtime.
-          paths: { weir: [WEIR_ENTRY] },
+          paths: WEIR_PATHS,
           // Node's types come from weir's install, so DAG folders need no node_modules.
-          typeRoots: [path.join(WEIR_ROOT, 'node_modules', '@types')],
+          typeRoots: [typesRoot()],
           types: ['node'],
           strict: true,
           noEmit: true,

@@ -1,15 +1,19 @@
 // Module resolution for DAG files, registered by bin/weir.js, by each isolate thread
 // and by the discovery child process:
-// - `import ... from 'weir'` in a DAG file anywhere on disk resolves to this
-//   checkout's public API (runtime/index.ts), without the DAG folder installing weir;
+// - weir's public specifiers (`import ... from 'weir'`, 'weir/tasks/http', …: the
+//   table in package/manifest.mjs) in a DAG file anywhere on disk resolve to
+//   the weir that runs it, whether or not the DAG folder installs weir;
 // - a `.ts` DAG file outside any `"type": "module"` package is still loaded as an
 //   ES module (DAG files use `import`/`export`, and 'weir' only resolves for ESM).
 import { register } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { PUBLIC_SPECIFIERS } from '../package/manifest.mjs';
 
-const WEIR_ENTRY = new URL('../index.ts', import.meta.url).href;
+const PUBLIC_URLS = new Map(PUBLIC_SPECIFIERS.map(([specifier, file]) => [specifier, pathToFileURL(file).href]));
 
 export async function resolve(specifier, context, nextResolve) {
-  if (specifier === 'weir') return { url: WEIR_ENTRY, shortCircuit: true, format: 'module' };
+  const url = PUBLIC_URLS.get(specifier);
+  if (url) return { url, shortCircuit: true, format: 'module' };
   const resolved = await nextResolve(specifier, context);
   if (resolved.url.startsWith('file:') && /\.m?ts$/.test(resolved.url) && !resolved.url.includes('/node_modules/')) {
     return { ...resolved, format: 'module' };

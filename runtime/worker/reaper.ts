@@ -8,15 +8,14 @@
 import os from 'node:os';
 import pg from 'pg';
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
 import type { LoadedDags } from '../loader/loader.ts';
 import { endTries, type Engine } from '../engine/runs.ts';
 import { sql } from '../database/sql.ts';
 import { logger } from '../log.ts';
 import { toError } from '../errors.ts';
 import { redact } from '../redact.ts';
+import { WEIR_VERSION } from '../package/manifest.mjs';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface HeartbeatEntry {
   runId: string;
@@ -67,7 +66,7 @@ export class Reaper {
     const broken = [...this.dags.broken].map(([file, errors]) => ({ file: rel(file), error: redact(errors[0] ?? 'broken') }));
     const o = this.options;
     await this.engine.pool.query(sql('register_worker'), [
-      o.workerId, os.hostname(), process.pid, VERSION, o.queue, o.concurrency, o.isolation, o.lostAfterMs, JSON.stringify(dags), JSON.stringify(broken),
+      o.workerId, os.hostname(), process.pid, WEIR_VERSION, o.queue, o.concurrency, o.isolation, o.lostAfterMs, JSON.stringify(dags), JSON.stringify(broken),
     ]);
   }
 
