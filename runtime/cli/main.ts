@@ -5,7 +5,6 @@
  * Exit codes: 0 success, 1 a run or task failed, 2 bad usage or bad input.
  */
 import { Command, CommanderError } from 'commander';
-import { readFileSync } from 'node:fs';
 import { Session } from './session.ts';
 import { WeirError, toError } from '../errors.ts';
 import { redact } from '../redact.ts';
@@ -16,8 +15,9 @@ import { registerRunCommands } from './commands/runs.ts';
 import { registerTaskCommands } from './commands/tasks.ts';
 import { registerProcessCommands } from './commands/processes.ts';
 import { registerEmailCommands } from './commands/email.ts';
+import { registerInitCommand } from './commands/init.ts';
+import { WEIR_VERSION } from '../package/manifest.mjs';
 
-const WEIR_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Build the program; `session` is created on first use so `--help` opens nothing. */
 export function buildProgram(getSession: () => Session, setExit: (code: number) => void): Command {
@@ -27,7 +27,7 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   const cli: Cli = { session: getSession, setExit };
-  for (const register of [registerDbCommands, registerDagsCommands, registerRunCommands, registerTaskCommands, registerProcessCommands, registerEmailCommands]) {
+  for (const register of [registerDbCommands, registerDagsCommands, registerRunCommands, registerTaskCommands, registerProcessCommands, registerEmailCommands, registerInitCommand]) {
     register(program, cli);
   }
   return program;
