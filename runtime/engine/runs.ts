@@ -36,9 +36,11 @@ export interface RunSpec {
   logicalDate: Date;
   dataIntervalStart: Date;
   dataIntervalEnd: Date;
-  /** Deterministic for scheduled runs; generated for manual ones. */
+  /** Deterministic for scheduled runs; generated for manual ones unless given. */
   runId?: string;
   queue?: string;
+  /** A note on the run (Airflow's `note`), e.g. why it was triggered. */
+  note?: string;
 }
 
 /** `manual__2026-11-23T13:20:00.123Z_1a2b`: Airflow's shape, with a suffix so two triggers in one millisecond differ. */
@@ -155,7 +157,7 @@ export async function createRuns(engine: Engine, graph: DagGraph, specs: RunSpec
       graph.dag.id, runType, queue, tasks.length, graph.leaves, graph.hash, graph.relativeFile,
       ids, specs.map((s) => s.logicalDate), specs.map((s) => s.dataIntervalStart), specs.map((s) => s.dataIntervalEnd), specs.map((s) => JSON.stringify(s.conf)),
       tasks.map((t) => t.id), tasks.map((t) => t.retries), tasks.map((t) => t.triggerRule), tasks.map((t) => t.upstream.length),
-      tasks.map((t) => JSON.stringify(graph.downstream.get(t.id) ?? [])),
+      tasks.map((t) => JSON.stringify(graph.downstream.get(t.id) ?? [])), specs.map((s) => s.note ?? null),
     ]);
     const created = inserted.rows.map((r) => r.run_id);
     if (!created.length) return { created, admitted: [] as string[] };
@@ -539,6 +541,27 @@ export async function cancelRun(engine: Engine, graph: DagGraph | undefined, run
   return cancelled;
 }
 
+function clearParams(graph: DagGraph, runId: string, onlyFailed: boolean): unknown[] {
+  const tasks = [...graph.tasks.values()];
+  return [runId, onlyFailed, stateList(RUN_FINISHED), stateList(TASK_FINISHED), stateList(TASK_FAILED), tasks.map((t) => t.id), tasks.map((t) => t.retries)];
+}
+
+/**
+ * What clearRun would reset, without resetting it: the same statement in a transaction
+ * that is rolled back (a clear's dry run, as Airflow's). Empty when the run is not finished.
+ */
+export async function previewClear(pool: pg.Pool, graph: DagGraph, runId: string, onlyFailed: boolean): Promise<string[]> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const { rows } = await client.query<{ task_id: string }>(sql('clear_run'), clearParams(graph, runId, onlyFailed));
+    return rows.map((r) => r.task_id);
+  } finally {
+    await client.query('ROLLBACK').catch(() => {});
+    client.release();
+  }
+}
+
 /**
  * Clear a finished run (`weir clear`): its failed tasks (all, without `onlyFailed`) and
  * everything downstream of them run again with their retries renewed, in one guarded
@@ -547,13 +570,9 @@ export async function cancelRun(engine: Engine, graph: DagGraph | undefined, run
  * when nothing failed); a run still queued or running is refused.
  */
 export async function clearRun(engine: Engine, graph: DagGraph, runId: string, onlyFailed: boolean): Promise<string[]> {
-  const tasks = [...graph.tasks.values()];
   const later = new Map<string, DagGraph>();
   const cleared = await withTransaction(engine.pool, async (client) => {
-    const { rows } = await client.query<CounterRow & { queue: string; unfinished: number }>(sql('clear_run'), [
-      runId, onlyFailed, stateList(RUN_FINISHED), stateList(TASK_FINISHED), stateList(TASK_FAILED),
-      tasks.map((t) => t.id), tasks.map((t) => t.retries),
-    ]);
+    const { rows } = await client.query<CounterRow & { queue: string; unfinished: number }>(sql('clear_run'), clearParams(graph, runId, onlyFailed));
     if (!rows.length) {
       const { rows: run } = await client.query<{ state: RunState }>(sql('get_run'), [runId]);
       if (run[0] && !RUN_FINISHED.has(run[0].state)) {

@@ -3,6 +3,7 @@
 -- ended, and the first tasks of runs its end admitted (those runs go queued -> running).
 -- Returns what running each needs from its run.
 -- Parallel arrays: $1 run_id[], $2 task_id[]; $3 hostname
+-- Each run touched is announced on `weir_events` (payload: the run id) at commit, for the server's live events.
 WITH claimed AS (
   UPDATE weir.task_instance ti SET
     state = 'running', try_number = ti.try_number + 1, queued_at = now(), start_date = now(),
@@ -16,5 +17,6 @@ WITH claimed AS (
   RETURNING r.run_id
 )
 SELECT c.run_id, c.task_id, c.try_number, c.max_tries,
-  r.dag_id, r.conf, r.logical_date, r.data_interval_start, r.data_interval_end, r.queue
+  r.dag_id, r.conf, r.logical_date, r.data_interval_start, r.data_interval_end, r.queue,
+  pg_notify('weir_events', c.run_id) IS NULL AS announced
 FROM claimed c JOIN weir.dag_run r ON r.run_id = c.run_id

@@ -3,6 +3,7 @@
 -- (cleared, cancelled, or claimed elsewhere) is not returned. (Its task_try row is
 -- written by whatever ends it, or by the first log lines it ships.)
 -- $1 run_id[], $2 task_id[], $3 try_number[] (parallel), $4 hostname, $5 claimable states (TASK_CLAIMABLE)
+-- Each run touched is announced on `weir_events` (payload: the run id) at commit, for the server's live events.
 WITH claimed AS (
   UPDATE weir.task_instance ti SET
     state = 'running', try_number = j.try_number, start_date = now(), end_date = NULL,
@@ -17,5 +18,6 @@ WITH claimed AS (
   RETURNING r.run_id
 )
 SELECT c.run_id, c.task_id, c.try_number, c.max_tries, c.start_date,
-  r.dag_id, r.conf, r.logical_date, r.data_interval_start, r.data_interval_end, r.queue
+  r.dag_id, r.conf, r.logical_date, r.data_interval_start, r.data_interval_end, r.queue,
+  pg_notify('weir_events', c.run_id) IS NULL AS announced
 FROM claimed c JOIN weir.dag_run r ON r.run_id = c.run_id

@@ -9,6 +9,7 @@
 -- $4 states of a finished task instance (TASK_FINISHED), $5 states only_failed re-runs
 -- (TASK_FAILED), $6 task_id[] and $7 retries[] (parallel: the current code's retries; a task
 -- no longer in the code gets 0)
+-- Each run touched is announced on `weir_events` (payload: the run id) at commit, for the server's live events.
 WITH RECURSIVE run AS (
   SELECT r.run_id FROM weir.dag_run r
   WHERE r.run_id = $1 AND r.state = ANY($3::weir.run_state[])
@@ -53,6 +54,6 @@ WITH RECURSIVE run AS (
   RETURNING r.run_id, r.queue, r.unfinished
 )
 SELECT c.run_id, c.task_id, c.trigger_rule, c.up_total, c.up_success, c.up_failed, c.up_skipped,
-  c.up_upstream_failed, o.queue, o.unfinished
+  c.up_upstream_failed, o.queue, o.unfinished, pg_notify('weir_events', c.run_id) IS NULL AS announced
 FROM cleared c JOIN reopened o ON o.run_id = c.run_id
 ORDER BY c.task_id

@@ -11,6 +11,7 @@
 -- Returns 'ended' rows (run_id, task_id, state), 'successor' rows (counters after the update)
 -- and 'run' rows (run_id, unfinished). A try not returned as ended was cancelled, cleared or
 -- declared lost meanwhile; its result is dropped and it counts nowhere.
+-- Each run touched is announced on `weir_events` (payload: the run id) at commit, for the server's live events.
 WITH j AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::text[])
     AS j(run_id, task_id, try_number, outcome, output, error, error_stack, logs, retryable, dag_hash)
@@ -54,6 +55,7 @@ WITH j AS (
   RETURNING r.run_id, r.unfinished
 )
 SELECT 'ended' AS kind, run_id, task_id, state::text AS state, NULL AS trigger_rule, 0 AS up_total, 0 AS up_success, 0 AS up_failed, 0 AS up_skipped, 0 AS up_upstream_failed, 0 AS unfinished FROM ended
+  WHERE pg_notify('weir_events', run_id) IS NOT NULL -- always true (void is not null): announces each ended try's run
 UNION ALL
 SELECT 'successor', run_id, task_id, NULL, trigger_rule, up_total, up_success, up_failed, up_skipped, up_upstream_failed, 0 FROM counted
 UNION ALL
