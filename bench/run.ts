@@ -21,6 +21,7 @@ import { RunEnds } from '../runtime/engine/wait.ts';
 import { DateTime } from 'luxon';
 import { Scheduler } from '../runtime/scheduler/scheduler.ts';
 import { Session } from '../runtime/cli/session.ts';
+import { loadConfig } from '../runtime/config.ts';
 import { runBackfill } from '../runtime/cli/backfill.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -271,7 +272,7 @@ export async function benchEngine(): Promise<Record<string, number>> {
     log(`tick -> first task p50 ${results.scheduler_tick_to_first_task_p50_ms} ms`);
 
     log('backfill: 10,000 hourly runs');
-    const session = new Session({ databaseUrl: url, dagsFolder: path.join(here, 'dags'), smtpUrl: undefined, mailFrom: 'weir@localhost', home, alertRetryDelayS: 30 });
+    const session = new Session(loadConfig({ WEIR_DATABASE_URL: url, WEIR_DAGS_FOLDER: path.join(here, 'dags'), WEIR_HOME: home }));
     const backfills: number[] = [];
     for (let r = 0; r < 3; r++) {
       // A fresh range each round (no deletes racing the worker): 10,000 hours from 2000 + 2r years.

@@ -20,6 +20,12 @@ export interface ResolvedConfig {
   home: string;
   /** First retry delay of an alert whose sending failed (pg-boss doubles it, up to 15 min). Default 30 s. */
   alertRetryDelayS: number;
+  /** Address `weir server` binds. Default 127.0.0.1. */
+  serverHost: string;
+  /** Port of `weir server`. Default 8080. */
+  serverPort: number;
+  /** Host names (with or without port) the server answers to beyond loopback ones. Default none. */
+  serverAllowedHosts: string[];
 }
 
 const EnvSchema = z.object({
@@ -30,6 +36,9 @@ const EnvSchema = z.object({
   WEIR_HOME: z.string().min(1).optional(),
   WEIR_LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
   WEIR_ALERT_RETRY_DELAY_S: z.coerce.number({ message: 'must be a number of seconds' }).int('must be a whole number of seconds').min(1, 'must be at least 1 (second)').optional(),
+  WEIR_SERVER_HOST: z.string().regex(/^[A-Za-z0-9.:[\]-]+$/, 'must be a host name or IP address').optional(),
+  WEIR_SERVER_PORT: z.coerce.number({ message: 'must be a port number' }).int('must be a whole number').min(0, 'must be 0-65535').max(65535, 'must be 0-65535').optional(),
+  WEIR_SERVER_ALLOWED_HOSTS: z.string().regex(/^[A-Za-z0-9.:[\]-]+(,\s*[A-Za-z0-9.:[\]-]+)*$/, 'must be host names separated by commas').optional(),
 });
 
 let dotenvLoaded = false;
@@ -56,6 +65,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     mailFrom: e.WEIR_MAIL_FROM ?? 'weir@localhost',
     home: path.resolve(cwd, e.WEIR_HOME ?? '.weir'),
     alertRetryDelayS: e.WEIR_ALERT_RETRY_DELAY_S ?? 30,
+    serverHost: e.WEIR_SERVER_HOST ?? '127.0.0.1',
+    serverPort: e.WEIR_SERVER_PORT ?? 8080,
+    serverAllowedHosts: (e.WEIR_SERVER_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
   };
 }
 

@@ -10,6 +10,7 @@ import { dag } from '../runtime/index.ts';
 import { Scheduler } from '../runtime/scheduler/scheduler.ts';
 import { runBackfill } from '../runtime/cli/backfill.ts';
 import { Session } from '../runtime/cli/session.ts';
+import { loadConfig } from '../runtime/config.ts';
 import { startTestEngine, type TestEngine } from './support/engine.ts';
 import { ROOT } from './support/cli.ts';
 
@@ -149,7 +150,7 @@ test('dagrunTimeoutMs fails an overrunning run and aborts its tasks', async () =
 });
 
 test('backfill creates one run per interval, skips what exists, and resumes after an interruption', async () => {
-  const session = new Session({ databaseUrl: te.testDb.url, dagsFolder: path.join(ROOT, 'tests', 'fixtures', 'dags-cli'), smtpUrl: undefined, mailFrom: 'weir@localhost', home: path.join(ROOT, '.weir'), alertRetryDelayS: 30 });
+  const session = new Session(loadConfig({ WEIR_DATABASE_URL: te.testDb.url, WEIR_DAGS_FOLDER: path.join(ROOT, 'tests', 'fixtures', 'dags-cli'), WEIR_HOME: path.join(ROOT, '.weir') }));
   const graph = te.dags.dags.get('manual_only')!;
   try {
     const stop = new AbortController();

@@ -16,6 +16,7 @@ import { registerTaskCommands } from './commands/tasks.ts';
 import { registerProcessCommands } from './commands/processes.ts';
 import { registerEmailCommands } from './commands/email.ts';
 import { registerInitCommand } from './commands/init.ts';
+import { registerServerCommands } from './commands/server.ts';
 import { WEIR_VERSION } from '../package/manifest.mjs';
 
 
@@ -27,7 +28,7 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   const cli: Cli = { session: getSession, setExit };
-  for (const register of [registerDbCommands, registerDagsCommands, registerRunCommands, registerTaskCommands, registerProcessCommands, registerEmailCommands, registerInitCommand]) {
+  for (const register of [registerDbCommands, registerDagsCommands, registerRunCommands, registerTaskCommands, registerProcessCommands, registerEmailCommands, registerInitCommand, registerServerCommands]) {
     register(program, cli);
   }
   return program;

@@ -15,7 +15,7 @@ import { positiveInt, print, type Cli } from '../options.ts';
  * SIGINT/SIGTERM go through `stop` (graceful: in-flight work drains). A second signal
  * calls `hurry` (abandon the drain, but still record what is abandoned); a third exits.
  */
-async function waitForSignal(stop: () => Promise<void>, hurry: () => void = () => {}): Promise<void> {
+export async function waitForSignal(stop: () => Promise<void>, hurry: () => void = () => {}): Promise<void> {
   await new Promise<void>((resolve) => {
     let received = 0;
     const handler = (signal: NodeJS.Signals) => {
@@ -81,8 +81,12 @@ async function standaloneCommand(cli: Cli, opts: { concurrency?: number }): Prom
   await worker.start();
   await alerter.start();
   await scheduler.start();
-  process.stderr.write(`weir standalone: scheduling ${scheduler.dagIds.length} DAG(s), worker running; Ctrl-C to stop\n`);
+  const { startServer } = await import('../../server/serve.ts');
+  const { serverBanner } = await import('./server.ts');
+  const server = await startServer(session);
+  process.stderr.write(`weir standalone: scheduling ${scheduler.dagIds.length} DAG(s), worker running; Ctrl-C to stop\n${serverBanner(server)}\n`);
   await waitForSignal(async () => {
+    await server.close();
     await scheduler.stop();
     await worker.stop();
     await alerter.stop();
