@@ -16,7 +16,7 @@ import { authenticate, hostGuard, problem, rateLimit, securityHeaders, SESSION_C
 import { createToken, isAdminSecret, revokeToken, SESSION_SECONDS, verifyToken } from './tokens.ts';
 import type { EventHub } from './events.ts';
 import { registerEvents } from './events.ts';
-import { registerUi } from './ui/pages.ts';
+import { registerUi } from './ui/routes.ts';
 
 export interface AppDeps extends ApiDeps {
   pool: pg.Pool;

@@ -97,17 +97,21 @@ export class EventHub {
     const { rows } = await this.pool.query<{ task_id: string; state: string; try_number: number; start_date: Date | null; end_date: Date | null; duration_ms: number | null }>(sql('api_task_instances'), [runId, null]);
     const before = this.snapshots.get(runId);
     const after: Snapshot = { dagId: run.dag_id, state: run.state, tis: new Map() };
+    let changed = false;
     for (const ti of rows) {
       const key = `${ti.state}:${ti.try_number}`;
       after.tis.set(ti.task_id, key);
       if (before?.tis.get(ti.task_id) !== key) {
+        changed = true;
         this.emit({ type: 'task_instance', dag_id: run.dag_id, run_id: runId, data: {
           task_id: ti.task_id, state: ti.state, try_number: ti.try_number,
           start_date: ti.start_date?.toISOString() ?? null, end_date: ti.end_date?.toISOString() ?? null, duration_ms: ti.duration_ms,
         } });
       }
     }
-    if (before?.state !== run.state) this.emit({ type: 'run', dag_id: run.dag_id, run_id: runId, data: { state: run.state } });
+    // Announced whenever anything in the run changed: a burst read once may hide a round trip
+    // (success → running → success after a clear) that a page rendered in between has seen.
+    if (before?.state !== run.state || changed) this.emit({ type: 'run', dag_id: run.dag_id, run_id: runId, data: { state: run.state } });
     this.snapshots.delete(runId);
     this.snapshots.set(runId, after);
     if (this.snapshots.size > KEPT) this.snapshots.delete(this.snapshots.keys().next().value!);
@@ -131,6 +135,11 @@ export class EventHub {
     this.kept.push(e);
     if (this.kept.length > KEPT) this.kept.shift();
     for (const s of this.subscribers) s(e);
+  }
+
+  /** The id of the latest event: a page rendered after reading it follows from there, missing nothing. */
+  lastId(): string {
+    return `${this.boot}.${this.seq}`;
   }
 
   /** Events after `lastId`, or undefined when they are no longer all kept (or came from an earlier server). */
