@@ -40,7 +40,7 @@ export function percentile(values: number[], p: number): number {
 const median = (v: number[]) => percentile(v, 50);
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 
-async function freshDatabase(adminUrl: string, name: string): Promise<string> {
+export async function freshDatabase(adminUrl: string, name: string): Promise<string> {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
@@ -51,7 +51,7 @@ async function freshDatabase(adminUrl: string, name: string): Promise<string> {
   return url.toString();
 }
 
-function startWorker(url: string, concurrency = BENCH_CONCURRENCY): Promise<ChildProcess> {
+export function startWorker(url: string, concurrency = BENCH_CONCURRENCY): Promise<ChildProcess> {
   // The documented production command for a worker (`node bin/weir.js worker`), with node flags to try (WEIR_BENCH_NODE_FLAGS).
   const nodeFlags = (process.env.WEIR_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeFlags, path.join(root, 'bin/weir.js'), 'worker', '--concurrency', String(concurrency)], {
@@ -78,7 +78,7 @@ async function xids(pool: pg.Pool): Promise<number> {
   return Number(rows[0]!.n);
 }
 
-async function stopWorker(worker: ChildProcess): Promise<void> {
+export async function stopWorker(worker: ChildProcess): Promise<void> {
   worker.kill('SIGTERM');
   await new Promise((r) => worker.once('exit', r));
 }
@@ -372,6 +372,9 @@ if (isMain) {
   const results: Record<string, number> = { ...(await benchEngine()) };
   log('isolates: a warm try round trip, and a cold one');
   Object.assign(results, await benchIsolateHop());
+  log('server: 10,000 runs x 20 tasks of history; pages and lists; live event lag');
+  const { benchServer } = await import('./server.ts');
+  Object.assign(results, await benchServer((await ensureEmbeddedPostgres(process.env.WEIR_HOME ?? path.join(root, '.weir'))).url, log));
   log('discovery: 500 DAG files (dags list cold/warm, dags validate)');
   const { benchDiscovery } = await import('./discovery.ts');
   Object.assign(results, await benchDiscovery());

@@ -83,11 +83,27 @@ async function nextCommand(cli: Cli, dagId: string, opts: { count: number; json?
       : table([`logical date (${tt.timezone})`, `data interval (${tt.timezone})`, 'logical date (UTC)', 'created after (UTC)'], next.map((n) => [n.logical_date, `[${n.data_interval_start}, ${n.data_interval_end})`, n.logical_date_utc, n.runs_after_utc])));
 }
 
-async function demoCommand(cli: Cli, opts: { conf?: string; param?: string[]; json?: boolean }): Promise<void> {
+async function demoCommand(cli: Cli, opts: { conf?: string; param?: string[]; json?: boolean; serve?: boolean }): Promise<void> {
   const { runDemo } = await import('../demo.ts');
-  const result = await runDemo(cli.session(), { conf: opts.conf, pairs: opts.param, json: Boolean(opts.json) });
-  print(Boolean(opts.json), result.summary, () => result.text);
-  if (result.state !== 'success') cli.setExit(1);
+  const { startServer } = await import('../../server/serve.ts');
+  const { serverBanner } = await import('./server.ts');
+  const { waitForSignal } = await import('./processes.ts');
+  const session = cli.session();
+  // The web UI shows the run as it goes. Port 8080 taken (a server already running): any free port.
+  const server = await startServer(session).catch((err: unknown) => {
+    if ((err as { code?: string }).code === 'port_in_use') return startServer(session, { port: 0 });
+    throw err;
+  });
+  if (!opts.json) process.stderr.write(`• ${serverBanner(server)}\n`);
+  try {
+    const result = await runDemo(session, { conf: opts.conf, pairs: opts.param, json: Boolean(opts.json) });
+    const serve = opts.serve ?? false;
+    print(Boolean(opts.json), result.summary, () => `${result.text}\n\n${serve ? `The web UI stays up at ${server.url} (Ctrl-C to stop).` : `Browse this run in the web UI: npm run demo -- --serve (or npx weir server).`}`);
+    if (result.state !== 'success') cli.setExit(1);
+    if (serve) await waitForSignal(async () => {});
+  } finally {
+    await server.close();
+  }
 }
 
 export function registerDagsCommands(program: Command, cli: Cli): void {
@@ -124,6 +140,7 @@ export function registerDagsCommands(program: Command, cli: Cli): void {
     .description('run the flagship stock_prices DAG end to end on the zero-setup defaults')
     .option('--conf <json>', 'override run parameters')
     .option('-p, --param <key=value>', 'override one run parameter (repeatable)', collect)
+    .option('--serve', 'keep the web UI running after the run, until Ctrl-C')
     .option('--json', 'print JSON')
-    .action((opts: { conf?: string; param?: string[]; json?: boolean }) => demoCommand(cli, opts));
+    .action((opts: { conf?: string; param?: string[]; json?: boolean; serve?: boolean }) => demoCommand(cli, opts));
 }
