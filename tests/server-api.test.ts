@@ -12,6 +12,7 @@ import { EventHub } from '../runtime/server/events.ts';
 import { allowedHosts, SESSION_COOKIE } from '../runtime/server/security.ts';
 import { createToken } from '../runtime/server/tokens.ts';
 import { startTestEngine, type TestEngine } from './support/engine.ts';
+import { Scheduler } from '../runtime/scheduler/scheduler.ts';
 
 const greet = dag({
   id: 'greet', description: 'says hello', tags: ['demo'], owner: 'data-eng',
@@ -270,6 +271,56 @@ describe('runs and task instances', () => {
     expect(tries.total_entries).toBe(2);
     // Values from task code come back as JSON data, never markup: the error text is as it was thrown.
     expect(tries.task_instances[0].error).toContain('<img src=x onerror=alert(1)>');
+  });
+});
+
+describe('marking and backfills', () => {
+  test('PATCH a task instance marks it success or failed and decides its run again; a running run → 409; bad state → 422', async () => {
+    const run = await (await call('/api/v2/dags/nasty/dagRuns', { method: 'POST', body: {} })).json();
+    expect(await te.waitForRun(run.dag_run_id)).toBe('failed');
+    const path = `/api/v2/dags/nasty/dagRuns/${run.dag_run_id}/taskInstances/inject`;
+    expect((await call(path, { method: 'PATCH', body: { new_state: 'running' } })).status).toBe(422);
+    expect((await call(path, { method: 'PATCH', token: viewer, body: { new_state: 'success' } })).status).toBe(403);
+    const marked = await call(path, { method: 'PATCH', body: { new_state: 'success' } });
+    expect(marked.status).toBe(200);
+    expect((await marked.json()).task_instances[0]).toMatchObject({ task_id: 'inject', state: 'success' });
+    expect((await (await call(`/api/v2/dags/nasty/dagRuns/${run.dag_run_id}`)).json()).state).toBe('success');
+    await call(path, { method: 'PATCH', body: { new_state: 'failed' } });
+    expect((await (await call(`/api/v2/dags/nasty/dagRuns/${run.dag_run_id}`)).json()).state).toBe('failed');
+
+    const open = await (await call('/api/v2/dags/gate/dagRuns', { method: 'POST', body: {} })).json();
+    const busy = await call(`/api/v2/dags/gate/dagRuns/${open.dag_run_id}/taskInstances/wait`, { method: 'PATCH', body: { new_state: 'success' } });
+    expect(busy.status).toBe(409);
+    await call(`/api/v2/dags/gate/dagRuns/${open.dag_run_id}`, { method: 'PATCH', body: { state: 'failed' } });
+    await te.waitForRun(open.dag_run_id);
+  });
+
+  test('backfills: the dry run lists the logical dates and creates nothing; the backfill creates them once', async () => {
+    const body = { dag_id: 'nasty', from_date: '2026-02-01T00:00:00Z', to_date: '2026-02-03T00:00:00Z' };
+    const before = await runCount();
+    const dry = await (await call('/api/v2/backfills/dry_run', { method: 'POST', body })).json();
+    expect(dry).toEqual({ total_entries: 3, backfills: [{ logical_date: '2026-02-01T00:00:00.000Z' }, { logical_date: '2026-02-02T00:00:00.000Z' }, { logical_date: '2026-02-03T00:00:00.000Z' }] });
+    expect(await runCount()).toBe(before);
+    // Paused first so the worker does not race the assertions (backfill runs still wait, queued).
+    await call('/api/v2/dags/nasty', { method: 'PATCH', body: { is_paused: true } });
+    const made = await (await call('/api/v2/backfills', { method: 'POST', body })).json();
+    expect(made).toMatchObject({ dag_id: 'nasty', created_runs: 3, id: null });
+    expect(await runCount()).toBe(before + 3);
+    const again = await (await call('/api/v2/backfills', { method: 'POST', body })).json();
+    expect(again.created_runs).toBe(0);
+    expect((await call('/api/v2/backfills', { method: 'POST', body: { ...body, to_date: 'soon' } })).status).toBe(422);
+    expect((await call('/api/v2/backfills', { method: 'POST', body: { ...body, dag_id: 'nope' } })).status).toBe(404);
+    await call('/api/v2/dags/nasty', { method: 'PATCH', body: { is_paused: false } });
+  });
+
+  test('health reports a running scheduler by its heartbeat, and a stopped one as unhealthy', async () => {
+    const scheduler = new Scheduler(te.engine, te.dags);
+    await scheduler.start();
+    const alive = await (await call('/api/v2/monitor/health', { token: null })).json();
+    expect(alive.scheduler).toMatchObject({ status: 'healthy', latest_scheduler_heartbeat: expect.stringMatching(/^\d{4}-/) });
+    await scheduler.stop();
+    const stopped = await (await call('/api/v2/monitor/health', { token: null })).json();
+    expect(stopped.scheduler.status).toBe('unhealthy');
   });
 });
 

@@ -8,7 +8,6 @@
  */
 import { DateTime } from 'luxon';
 import { createLogUpdate } from 'log-update';
-import type { Session } from './session.ts';
 import type { DagGraph } from '../loader/graph.ts';
 import { InputError } from '../errors.ts';
 import { sql } from '../database/sql.ts';
@@ -38,6 +37,8 @@ export interface BackfillSummary {
   rerun_failed: number;
   interrupted: boolean;
   dry_run: boolean;
+  /** Logical dates (ISO) of the runs a dry run would create, oldest first. */
+  planned: string[];
   text: string;
 }
 
@@ -58,7 +59,12 @@ export async function planBackfill(engine: Engine, graph: DagGraph, intervals: D
   return existing;
 }
 
-export async function runBackfill(session: Session, graph: DagGraph, options: BackfillOptions): Promise<BackfillSummary> {
+/** Where a backfill gets its engine: a CLI Session, or the server. */
+export interface EngineSource {
+  engine(): Promise<Engine>;
+}
+
+export async function runBackfill(session: EngineSource, graph: DagGraph, options: BackfillOptions): Promise<BackfillSummary> {
   // A DAG without a schedule is backfilled day by day.
   let tt = graph.options.timetable;
   if (tt.kind === 'manual') tt = parseTimetable({ ...graph.dag.options, schedule: '@daily' });
@@ -72,7 +78,7 @@ export async function runBackfill(session: Session, graph: DagGraph, options: Ba
 
   const summary: BackfillSummary = {
     dag_id: graph.dag.id, intervals: intervals.length, created: 0, skipped_successful: 0, skipped_in_progress: 0,
-    skipped_failed: 0, rerun_failed: 0, interrupted: false, dry_run: options.dryRun, text: '',
+    skipped_failed: 0, rerun_failed: 0, interrupted: false, dry_run: options.dryRun, planned: [], text: '',
   };
   const toCreate: DataInterval[] = [];
   const toRerun: string[] = [];
@@ -86,6 +92,7 @@ export async function runBackfill(session: Session, graph: DagGraph, options: Ba
     } else summary.skipped_in_progress++;
   }
 
+  if (options.dryRun) summary.planned = toCreate.map((i) => i.logicalDate.toUTC().toISO()!);
   const stop = new AbortController();
   const onSigint = () => stop.abort();
   process.once('SIGINT', onSigint);

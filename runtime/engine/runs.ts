@@ -563,6 +563,24 @@ export async function previewClear(pool: pg.Pool, graph: DagGraph, runId: string
 }
 
 /**
+ * Mark one finished task instance of a finished run success or failed (Airflow's "mark
+ * success/failed", downstream untouched): one guarded statement (mark_task_instance.sql)
+ * that also decides the run's state again by the leaf rule. InputError `run_active` for
+ * a run not finished; undefined when the run has no such finished task.
+ */
+export async function markTaskInstance(pool: pg.Pool, runId: string, taskId: string, state: 'success' | 'failed'): Promise<{ state: TaskState; run_state: RunState } | undefined> {
+  const { rows } = await pool.query<{ state: TaskState; run_state: RunState }>(sql('mark_task_instance'), [
+    runId, taskId, state, stateList(TASK_FINISHED), stateList(TASK_FAILED), stateList(RUN_FINISHED),
+  ]);
+  if (rows[0]) return rows[0];
+  const { rows: run } = await pool.query<{ state: RunState }>(sql('get_run'), [runId]);
+  if (run[0] && !RUN_FINISHED.has(run[0].state)) {
+    throw new InputError('run_active', `run ${runId} is still ${run[0].state}; a task instance is marked once its run has finished (cancel the run first: weir runs cancel ${runId})`);
+  }
+  return undefined;
+}
+
+/**
  * Clear a finished run (`weir clear`): its failed tasks (all, without `onlyFailed`) and
  * everything downstream of them run again with their retries renewed, in one guarded
  * statement (clear_run.sql). The cleared tasks' trigger rules then decide, from the

@@ -6,6 +6,8 @@
  * So a dropped tick, a late tick, a restart or a second scheduler can neither skip
  * nor duplicate an interval. A slower safety tick covers ticks bree drops.
  */
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Bree from 'bree';
@@ -20,6 +22,7 @@ import { logger } from '../log.ts';
 import { Listener } from '../database/listener.ts';
 import { toError } from '../errors.ts';
 import { dueIntervals, scheduledRunId, type Timetable } from '../schedule/timetable.ts';
+import { WEIR_VERSION } from '../package/manifest.mjs';
 
 const TICK_JOB = path.join(path.dirname(fileURLToPath(import.meta.url)), 'tick-job.js');
 
@@ -50,6 +53,7 @@ export class Scheduler {
   private readonly now: () => DateTime;
 
   private readonly watcher: DagWatcher;
+  private readonly schedulerId = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private readonly onChanged = () => void this.refresh().catch((err) => logger.error({ err: toError(err).message }, 'applying reloaded DAG files failed'));
 
   constructor(
@@ -149,11 +153,22 @@ export class Scheduler {
     }
     this.watcher.on('dags:changed', this.onChanged);
     this.watcher.start();
+    await this.heartbeat();
     this.timer = setInterval(() => {
       for (const id of this.dagIds) void this.tick(id);
       void this.enforceRunTimeouts();
+      void this.heartbeat();
     }, this.safetyTickMs);
     logger.info({ dags: this.dagIds }, 'scheduler started');
+  }
+
+  /** This scheduler's heartbeat row (health reports read it); a missed beat is only logged. */
+  private async heartbeat(): Promise<void> {
+    try {
+      await this.engine.pool.query(sql('scheduler_heartbeat'), [this.schedulerId, os.hostname(), process.pid, WEIR_VERSION, 3 * this.safetyTickMs]);
+    } catch (err) {
+      logger.warn({ err: toError(err).message }, 'scheduler heartbeat failed; the next safety tick tries again');
+    }
   }
 
   private async listen(): Promise<void> {
@@ -284,6 +299,7 @@ export class Scheduler {
         async () => this.bree?.stop(),
         async () => Promise.all([...this.scheduled.values()].map((s) => s.running)),
         async () => this.listener?.close(),
+        async () => this.engine.pool.query(sql('scheduler_stopped'), [this.schedulerId]),
       ]) {
         await step().catch((err) => logger.warn({ err: toError(err).message }, 'scheduler shutdown step failed'));
       }

@@ -17,6 +17,7 @@ import { createToken, isAdminSecret, revokeToken, SESSION_SECONDS, verifyToken }
 import type { EventHub } from './events.ts';
 import { registerEvents } from './events.ts';
 import { registerUi } from './ui/routes.ts';
+import { errorPage } from './ui/layout.ts';
 
 export interface AppDeps extends ApiDeps {
   pool: pg.Pool;
@@ -57,6 +58,8 @@ export function buildApp(deps: AppDeps): OpenAPIHono<ServerEnv> {
     const e = toError(err);
     if (e instanceof InputError) {
       const status = statusOf(e);
+      // The web UI's pages answer with a page; the API with JSON.
+      if (!c.req.path.startsWith('/api/') && c.req.method === 'GET') return c.html(errorPage(status, redact(e.message)), status === 422 ? 400 : status);
       return status === 422
         ? c.json({ detail: [{ loc: ['body', 'conf'], msg: redact(e.message), type: e.code }] }, 422)
         : problem(c, status, redact(e.message));

@@ -138,6 +138,31 @@ test('clear a failed task: the preview says what will run again, then it runs ag
   expect(await tries()).toBe(2);
 });
 
+test('mark a failed task success (after a page saying what changes), and backfill with a dry run first', async () => {
+  const res = await page.request.post(url('/api/v2/dags/hello/dagRuns'), { data: { conf: { times: 5 } }, headers: { origin: new URL(server.url).origin } });
+  const runId = (await res.json()).dag_run_id as string;
+  await page.goto(url(`/dags/hello/runs/${encodeURIComponent(runId)}`));
+  await page.waitForFunction(() => document.querySelector('h1 .state')?.textContent === 'success', undefined, { timeout: 60_000 });
+  await page.goto(url(`/dags/hello/runs/${encodeURIComponent(runId)}/tasks/shout`));
+  await page.click('text=Mark success…');
+  await expect(page.locator('main p').first().textContent()).resolves.toMatch(/shout failed → success/);
+  await page.click('button.primary');
+  await expect(page.locator('h1 .state').textContent()).resolves.toBe('success');
+
+  await page.goto(url('/dags/hello/backfill'));
+  await page.fill('#from', '2026-03-01');
+  await page.fill('#to', '2026-03-03');
+  await page.click('form.backfill button[type=submit]');
+  await expect(page.locator('ul.preview li').count()).resolves.toBe(3);
+  const backfills = async () => Number((await pool.query("SELECT count(*) FROM weir.dag_run WHERE dag_id = 'hello' AND run_type = 'backfill'")).rows[0].count);
+  expect(await backfills()).toBe(0);
+  await page.click('button.primary:has-text("Create 3 run(s)")');
+  await page.waitForURL(url('/dags/hello'));
+  expect(await backfills()).toBe(3);
+  await expect(page.goto(url('/dags/nope')).then((r) => r!.status())).resolves.toBe(404);
+  await expect(page.locator('p.error').textContent()).resolves.toContain('unknown DAG "nope"');
+});
+
 test('pause a DAG from the list', async () => {
   await page.goto(url('/'));
   await page.click('tr[data-dag="hello"] button.toggle');

@@ -333,3 +333,47 @@ export function task(graph: DagGraph, taskId: string): z.infer<typeof TaskRespon
     downstream_task_ids: graph.downstream.get(t.id) ?? [], doc_md: t.description ?? null, operator_name: 'weir_task', is_mapped: false, params: null,
   };
 }
+
+export const PatchTaskInstanceBody = z.object({
+  new_state: z.enum(['success', 'failed']),
+  note: z.null().optional().openapi({ description: 'weir keeps no task-instance notes' }),
+  include_upstream: z.literal(false).optional(),
+  include_downstream: z.literal(false).optional(),
+  include_future: z.literal(false).optional(),
+  include_past: z.literal(false).optional(),
+}).strict().openapi('PatchTaskInstanceBody');
+
+export const BackfillPostBody = z.object({
+  dag_id: z.string(),
+  from_date: z.string().datetime({ offset: true }),
+  to_date: z.string().datetime({ offset: true }),
+  run_backwards: z.literal(false).default(false).openapi({ description: 'weir creates backfill runs oldest first' }),
+  dag_run_conf: z.record(z.string(), z.unknown()).default({}),
+  reprocess_behavior: z.enum(['none', 'failed']).default('none').openapi({ description: 'failed: clear and re-run failed runs in the range' }),
+  max_active_runs: z.number().int().min(1).optional().openapi({ description: "ignored: the DAG's maxActiveRuns applies" }),
+}).strict().openapi('BackfillPostBody');
+
+export const BackfillResponse = z.object({
+  id: z.number().int().nullable().openapi({ description: 'weir keeps no backfill objects: null' }),
+  dag_id: z.string(),
+  from_date: z.string(),
+  to_date: z.string(),
+  dag_run_conf: z.record(z.string(), z.unknown()),
+  is_paused: z.boolean(),
+  reprocess_behavior: z.string(),
+  max_active_runs: z.number().int(),
+  created_at: z.string(),
+  completed_at: z.string().nullable(),
+  updated_at: z.string(),
+  dag_display_name: z.string(),
+  /** weir's additions: what the backfill did. */
+  created_runs: z.number().int(),
+  rerun_failed: z.number().int(),
+  skipped_successful: z.number().int(),
+  skipped_in_progress: z.number().int(),
+}).openapi('BackfillResponse');
+
+export const DryRunBackfillCollectionResponse = z.object({
+  backfills: z.array(z.object({ logical_date: z.string() })),
+  total_entries: z.number().int(),
+}).openapi('DryRunBackfillCollectionResponse');

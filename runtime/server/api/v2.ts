@@ -11,7 +11,8 @@ import type pg from 'pg';
 import { sql, sqlText } from '../../database/sql.ts';
 import { InputError } from '../../errors.ts';
 import { validateParams } from '../../engine/params.ts';
-import { cancelRun, clearRun, createRun, manualRunId, previewClear, type Engine } from '../../engine/runs.ts';
+import { cancelRun, clearRun, createRun, manualRunId, markTaskInstance, previewClear, type Engine } from '../../engine/runs.ts';
+import { runBackfill } from '../../cli/backfill.ts';
 import { getTaskOutput, getTaskTries, listWorkers, type RunRow } from '../../read/runs.ts';
 import { nextRuns } from '../../schedule/timetable.ts';
 import { RunState, stateList } from '../../states.ts';
@@ -128,15 +129,16 @@ export function registerV2(app: OpenAPIHono<ServerEnv>, deps: ApiDeps): void {
   app.openapi(createRoute({ method: 'get', path: '/api/v2/monitor/health', tags: ['Monitor'], responses: { 200: json(S.HealthInfoResponse) } }), async (c) => {
     let database = 'healthy';
     let workers: Record<string, unknown>[] = [];
+    let scheduler: { latest_heartbeat: Date | null; alive: boolean } = { latest_heartbeat: null, alive: false };
     try {
       workers = await listWorkers(pool, 100);
+      scheduler = (await pool.query<typeof scheduler>(sql('scheduler_health'))).rows[0]!;
     } catch {
       database = 'unhealthy';
     }
     return c.json({
       metadatabase: { status: database },
-      // weir's schedulers keep no heartbeat row: their health is not known here.
-      scheduler: { status: null, latest_scheduler_heartbeat: null },
+      scheduler: { status: scheduler.latest_heartbeat ? (scheduler.alive ? 'healthy' : 'unhealthy') : null, latest_scheduler_heartbeat: scheduler.latest_heartbeat?.toISOString() ?? null },
       triggerer: { status: null, latest_triggerer_heartbeat: null },
       dag_processor: null,
       workers: workers.map((w) => ({ worker_id: String(w.worker_id), status: String(w.status), last_seen_at: new Date(w.last_seen_at as string).toISOString(), queue: String(w.queue), running: Number(w.running) })),
@@ -333,6 +335,50 @@ export function registerV2(app: OpenAPIHono<ServerEnv>, deps: ApiDeps): void {
   }), async (c) => {
     const { dag_id, dag_run_id, task_id } = c.req.valid('param');
     return c.json(S.taskInstance(await requireTaskInstance(pool, dag_id, dag_run_id, task_id)), 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'patch', path: '/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}', tags: ['Task Instance'], security,
+    request: { params: TaskParams, body: { content: { 'application/json': { schema: S.PatchTaskInstanceBody } }, required: true } },
+    responses: { 200: json(S.TaskInstanceCollectionResponse), 400: errors[400], 401: errors[401], 403: errors[403], 404: errors[404], 409: json(S.HTTPExceptionResponse, 'Conflict'), 422: errors[422] },
+  }), async (c) => {
+    const { dag_id, dag_run_id, task_id } = c.req.valid('param');
+    const { new_state } = c.req.valid('json');
+    await requireTaskInstance(pool, dag_id, dag_run_id, task_id);
+    const marked = await markTaskInstance(pool, dag_run_id, task_id, new_state);
+    if (!marked) throw new InputError('not_finished', `task "${task_id}" of run ${dag_run_id} has not finished; only a finished task instance is marked`);
+    const tis = await taskInstances(pool, dag_run_id, task_id);
+    return c.json({ task_instances: tis.map(S.taskInstance), total_entries: tis.length }, 200);
+  });
+
+  const backfill = async (body: z.infer<typeof S.BackfillPostBody>, dryRun: boolean) => {
+    const graph = requireGraph(deps, body.dag_id);
+    const conf = validateParams(graph.dag, body.dag_run_conf);
+    return { graph, conf, summary: await runBackfill(deps, graph, { from: body.from_date, to: body.to_date, conf, rerunFailed: body.reprocess_behavior === 'failed', dryRun, json: true }) };
+  };
+  app.openapi(createRoute({
+    method: 'post', path: '/api/v2/backfills', tags: ['Backfill'], security,
+    request: { body: { content: { 'application/json': { schema: S.BackfillPostBody } }, required: true } },
+    responses: { 200: json(S.BackfillResponse), 400: errors[400], 401: errors[401], 403: errors[403], 404: errors[404], 422: errors[422] },
+  }), async (c) => {
+    const body = c.req.valid('json');
+    const { graph, conf, summary } = await backfill(body, false);
+    const now = new Date().toISOString();
+    const paused = (await pausedMap(pool)).get(graph.dag.id) ?? false;
+    return c.json({
+      id: null, dag_id: graph.dag.id, from_date: body.from_date, to_date: body.to_date, dag_run_conf: conf, is_paused: paused,
+      reprocess_behavior: body.reprocess_behavior, max_active_runs: graph.options.maxActiveRuns, created_at: now, completed_at: null, updated_at: now,
+      dag_display_name: graph.dag.id, created_runs: summary.created, rerun_failed: summary.rerun_failed,
+      skipped_successful: summary.skipped_successful, skipped_in_progress: summary.skipped_in_progress,
+    }, 200);
+  });
+  app.openapi(createRoute({
+    method: 'post', path: '/api/v2/backfills/dry_run', tags: ['Backfill'], security,
+    request: { body: { content: { 'application/json': { schema: S.BackfillPostBody } }, required: true } },
+    responses: { 200: json(S.DryRunBackfillCollectionResponse), 400: errors[400], 401: errors[401], 403: errors[403], 404: errors[404], 422: errors[422] },
+  }), async (c) => {
+    const { summary } = await backfill(c.req.valid('json'), true);
+    return c.json({ backfills: summary.planned.map((logical_date) => ({ logical_date })), total_entries: summary.planned.length }, 200);
   });
 
   app.openapi(createRoute({

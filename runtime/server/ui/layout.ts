@@ -34,3 +34,8 @@ export function duration(ms: number | null | undefined): string {
 export function pretty(value: unknown): string {
   return JSON.stringify(value, null, 2) ?? 'null';
 }
+
+/** A page for an error the UI met (an unknown DAG or run): its message, escaped. */
+export function errorPage(status: number, message: string): string {
+  return page(status === 404 ? 'Not found' : 'Error', html`<h1>${status === 404 ? 'Not found' : 'Something is wrong'}</h1><p class="error">${message}</p><p><a href="/">All DAGs</a></p>`);
+}

@@ -13,10 +13,11 @@ import { DateTime } from 'luxon';
 import { sql } from '../../database/sql.ts';
 import { InputError } from '../../errors.ts';
 import { validateParams } from '../../engine/params.ts';
-import { cancelRun, clearRun, createRun, manualRunId, previewClear } from '../../engine/runs.ts';
+import { cancelRun, clearRun, createRun, manualRunId, markTaskInstance, previewClear } from '../../engine/runs.ts';
+import { runBackfill } from '../../cli/backfill.ts';
 import { getRunDetail, getTaskTries, listRuns, listWorkers } from '../../read/runs.ts';
 import { nextRuns } from '../../schedule/timetable.ts';
-import { RUN_FINISHED } from '../../states.ts';
+import { RUN_FINISHED, TASK_FINISHED, type TaskState } from '../../states.ts';
 import type { DagGraph } from '../../loader/graph.ts';
 import type { AppDeps } from '../app.ts';
 import type { ServerEnv } from '../security.ts';
@@ -113,7 +114,7 @@ ${graphs.map((g) => {
     const isPaused = (await pool.query<{ dag_id: string; is_paused: boolean }>(sql('paused_dags'))).rows.find((r) => r.dag_id === graph.dag.id)?.is_paused ?? false;
     const body = html`<h1>${graph.dag.id} ${isPaused ? html`<span class="state s-paused">paused</span>` : ''}</h1>
 <p>${graph.dag.options.description ?? ''}</p>
-<div class="actions"><a class="button primary" href="${dagHref(graph.dag.id)}/trigger">Trigger</a>
+<div class="actions"><a class="button primary" href="${dagHref(graph.dag.id)}/trigger">Trigger</a><a class="button" href="${dagHref(graph.dag.id)}/backfill">Backfill…</a>
 <form method="post" action="${dagHref(graph.dag.id)}/pause"><input type="hidden" name="back" value="dag"><input type="hidden" name="paused" value="${isPaused ? 'false' : 'true'}"><button type="submit">${isPaused ? 'Unpause' : 'Pause'}</button></form></div>
 <h2>Grid</h2>
 <div class="grid-box">${runs.length ? html`<table class="grid" data-dag="${graph.dag.id}"><thead><tr><th>task</th>${runs.map((r) => html`<th><a href="${runHref(graph.dag.id, r.run_id)}" class="run-head s-${r.state}" data-run="${r.run_id}" title="${r.run_id}: ${r.state}">${time(r.logical_date).slice(5, 16)}</a></th>`)}</tr></thead>
@@ -229,7 +230,10 @@ ${ids.length ? html`<p>These ${ids.length} task instance(s) will run again, with
     const windowed = lines.slice(0, LOG_WINDOW);
     const output = ti.state === 'success' ? (await pool.query<{ output: unknown }>(sql('task_output'), [runId, taskId])).rows[0]?.output : undefined;
     const rawLog = `/api/v2/dags/${enc(graph.dag.id)}/dagRuns/${enc(runId)}/taskInstances/${enc(taskId)}/logs/${tryNumber}`;
+    const markable = RUN_FINISHED.has(detail.state) && TASK_FINISHED.has(ti.state as TaskState);
+    const markHref = (state: string) => `${tiHref(graph.dag.id, runId, taskId)}/mark?state=${state}`;
     const body = html`<h1>${taskId} ${stateBadge(ti.state)}</h1><p><a href="${runHref(graph.dag.id, runId)}">← run ${runId}</a></p>
+${markable ? html`<div class="actions">${ti.state !== 'success' ? html`<a class="button" href="${markHref('success')}">Mark success…</a>` : ''}${ti.state !== 'failed' ? html`<a class="button" href="${markHref('failed')}">Mark failed…</a>` : ''}</div>` : ''}
 <h2>Tries</h2><table class="tries"><thead><tr><th>try</th><th>state</th><th>started</th><th>duration</th><th>host</th><th>error</th></tr></thead><tbody>
 ${tries.map((t) => html`<tr class="${t.try_number === tryNumber ? 'selected' : ''}"><td><a href="?try=${t.try_number}">#${t.try_number}</a></td><td>${stateBadge(t.state)}</td><td>${time(t.start_date)}</td><td>${duration(t.duration_ms)}</td><td>${t.hostname ?? ''}</td><td class="err">${t.error ?? ''}</td></tr>`)}</tbody></table>
 ${chosen?.error_stack ? html`<h2>Error</h2><pre class="stack">${chosen.error_stack}</pre>` : ''}
@@ -238,6 +242,51 @@ ${chosen ? html`<p class="log-nav">${from > 0 ? html`<a href="?try=${tryNumber}&
 <pre class="log" data-run="${runId}" data-task="${taskId}" data-try="${tryNumber}" data-last="${windowed[windowed.length - 1]?.pos ?? from}" data-tail="${lines.length <= LOG_WINDOW && ti.state === 'running' ? '1' : '0'}">${windowed.map((l) => html`<span class="l-${l.line.level}">${l.line.ts} ${l.line.level.toUpperCase()} ${l.line.msg}${l.line.fields ? ` ${JSON.stringify(l.line.fields)}` : ''}\n</span>`)}</pre>` : html`<p class="muted">No try yet.</p>`}
 ${output !== undefined ? html`<h2>Output</h2><pre class="json">${pretty(output)}</pre>` : ''}`;
     return send(c, page(`${taskId} · ${runId}`, body, { live: { 'live-run': runId, 'live-dag': graph.dag.id }, eventsFrom }));
+  });
+
+  app.get('/dags/:dag_id/runs/:run_id/tasks/:task_id/mark', async (c) => {
+    const graph = graphOf(c.req.param('dag_id'));
+    const { run_id: runId, task_id: taskId } = c.req.param();
+    const state = c.req.query('state') === 'failed' ? 'failed' : 'success';
+    const detail = await getRunDetail(pool, runId);
+    const ti = detail.task_instances.find((t) => t.task_id === taskId);
+    const body = html`<h1>Mark <code>${taskId}</code> ${state}?</h1>
+<p>In run <code>${runId}</code>: <b>${taskId}</b> ${stateBadge(ti?.state)} → ${stateBadge(state)}. Downstream tasks keep their states; the run (now ${stateBadge(detail.state)}) is decided again from its leaf tasks${graph.leaves.includes(taskId) ? `, of which ${taskId} is one` : ''}.</p>
+<form method="post"><input type="hidden" name="state" value="${state}"><button type="submit" class="primary">Mark ${state}</button> <a href="${tiHref(graph.dag.id, runId, taskId)}">back</a></form>`;
+    return send(c, page('Mark', body));
+  });
+  app.post('/dags/:dag_id/runs/:run_id/tasks/:task_id/mark', async (c) => {
+    const graph = graphOf(c.req.param('dag_id'));
+    const { run_id: runId, task_id: taskId } = c.req.param();
+    const form = await c.req.parseBody();
+    await markTaskInstance(pool, runId, taskId, form.state === 'failed' ? 'failed' : 'success');
+    return c.redirect(tiHref(graph.dag.id, runId, taskId), 303);
+  });
+
+  // Backfill: the form, its dry run (what would be created), then the backfill.
+  const backfillPage = (graph: DagGraph, values: { from: string; to: string; rerun: boolean }, result: SafeHtml | '') => page(`Backfill ${graph.dag.id}`, html`<h1>Backfill <a href="${dagHref(graph.dag.id)}">${graph.dag.id}</a></h1>
+<form method="post" class="backfill"><div class="field"><label for="from">From (logical date, ${graph.options.timetable.timezone})</label><input id="from" name="from" type="text" required placeholder="2026-01-01" value="${values.from}"></div>
+<div class="field"><label for="to">To (a day includes all of it)</label><input id="to" name="to" type="text" required placeholder="2026-01-31" value="${values.to}"></div>
+<div class="field"><label><input type="checkbox" name="rerun_failed" ${values.rerun ? html`checked` : ''}> re-run failed runs in the range</label></div>
+<button type="submit" name="action" value="dry">Dry run</button></form>${result}`);
+  app.get('/dags/:dag_id/backfill', (c) => send(c, backfillPage(graphOf(c.req.param('dag_id')), { from: '', to: '', rerun: false }, '')));
+  app.post('/dags/:dag_id/backfill', async (c) => {
+    const graph = graphOf(c.req.param('dag_id'));
+    const form = await c.req.parseBody();
+    const values = { from: String(form.from ?? ''), to: String(form.to ?? ''), rerun: form.rerun_failed === 'on' || form.rerun_failed === '1' };
+    const create = form.action === 'create';
+    try {
+      const summary = await runBackfill(deps, graph, { from: values.from, to: values.to, conf: validateParams(graph.dag, {}), rerunFailed: values.rerun, dryRun: !create, json: true });
+      if (create) return c.redirect(dagHref(graph.dag.id), 303);
+      const result = html`<h2>Dry run</h2><pre>${summary.text}</pre>
+${summary.planned.length ? html`<ul class="preview">${summary.planned.slice(0, 50).map((d) => html`<li>${d}</li>`)}</ul>${summary.planned.length > 50 ? html`<p class="muted">… and ${summary.planned.length - 50} more</p>` : ''}` : ''}
+<form method="post"><input type="hidden" name="from" value="${values.from}"><input type="hidden" name="to" value="${values.to}"><input type="hidden" name="rerun_failed" value="${values.rerun ? '1' : '0'}">
+<button type="submit" name="action" value="create" class="primary">Create ${summary.planned.length} run(s)</button></form>`;
+      return send(c, backfillPage(graph, values, result));
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      return send(c, backfillPage(graph, values, html`<p class="error" role="alert">${err.message}</p>`), 422);
+    }
   });
 
   app.get('/workers', async (c) => {
