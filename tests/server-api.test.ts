@@ -13,6 +13,7 @@ import { allowedHosts, SESSION_COOKIE } from '../runtime/server/security.ts';
 import { createToken } from '../runtime/server/tokens.ts';
 import { startTestEngine, type TestEngine } from './support/engine.ts';
 import { Scheduler } from '../runtime/scheduler/scheduler.ts';
+import { registerEnvSecrets } from '../runtime/redact.ts';
 
 const greet = dag({
   id: 'greet', description: 'says hello', tags: ['demo'], owner: 'data-eng',
@@ -28,6 +29,14 @@ const nasty = dag({ id: 'nasty', schedule: '@daily', startDate: '2026-01-01', ta
 nasty.task({ id: 'inject', retries: 0 }, async (ctx) => {
   ctx.log.warn('<script>alert(1)</script>');
   throw new Error('<img src=x onerror=alert(1)>');
+});
+
+// A secret as a worker registers it from its environment (a *_API_KEY variable).
+const LEAKED = 'sk-live-5f0c1d2e3a4b';
+const leaky = dag({ id: 'leaky' });
+leaky.task({ id: 'call', retries: 0 }, async (ctx) => {
+  ctx.log.info(`calling with key ${LEAKED}`);
+  throw new Error(`401 from https://api.example.com/?apikey=${LEAKED}`);
 });
 
 const gate = dag({ id: 'gate' });
@@ -54,7 +63,8 @@ function call(path: string, init: { method?: string; token?: string | null; body
 const runCount = async () => Number((await te.db.pool.query('SELECT count(*) FROM weir.dag_run')).rows[0].count);
 
 beforeAll(async () => {
-  te = await startTestEngine([greet, nasty, gate]);
+  registerEnvSecrets({ EXAMPLE_API_KEY: LEAKED });
+  te = await startTestEngine([greet, nasty, gate, leaky]);
   te.dags.broken.set('/dags/broken.ts', ['/dags/broken.ts:3:1: <b>syntax</b> error']);
   await te.startWorker();
   events = new EventHub(te.engine.pool);
@@ -144,11 +154,11 @@ describe('guards', () => {
 describe('DAGs', () => {
   test('list: paging, tag / paused / id-pattern filters, Airflow shape', async () => {
     const all = await (await call('/api/v2/dags')).json();
-    expect(all.total_entries).toBe(3);
-    expect(all.dags.map((d: { dag_id: string }) => d.dag_id)).toEqual(['gate', 'greet', 'nasty']);
+    expect(all.total_entries).toBe(4);
+    expect(all.dags.map((d: { dag_id: string }) => d.dag_id)).toEqual(['gate', 'greet', 'leaky', 'nasty']);
     expect(all.dags[1]).toMatchObject({ dag_id: 'greet', description: 'says hello', owners: ['data-eng'], tags: [{ name: 'demo', dag_id: 'greet' }], is_paused: false, timetable_summary: null });
     const page = await (await call('/api/v2/dags?limit=1&offset=1')).json();
-    expect(page).toMatchObject({ total_entries: 3, dags: [{ dag_id: 'greet' }] });
+    expect(page).toMatchObject({ total_entries: 4, dags: [{ dag_id: 'greet' }] });
     expect((await (await call('/api/v2/dags?tags=xss')).json()).dags.map((d: { dag_id: string }) => d.dag_id)).toEqual(['nasty']);
     expect((await (await call('/api/v2/dags?dag_id_pattern=g%25')).json()).dags.map((d: { dag_id: string }) => d.dag_id)).toEqual(['gate', 'greet']);
     const nastyDag = (await (await call('/api/v2/dags/nasty')).json());
@@ -272,6 +282,22 @@ describe('runs and task instances', () => {
     // Values from task code come back as JSON data, never markup: the error text is as it was thrown.
     expect(tries.task_instances[0].error).toContain('<img src=x onerror=alert(1)>');
   });
+});
+
+test('a secret in a task\'s error and log lines is masked in everything served: API, NDJSON logs and pages', async () => {
+  const run = await (await call('/api/v2/dags/leaky/dagRuns', { method: 'POST', body: {} })).json();
+  expect(await te.waitForRun(run.dag_run_id)).toBe('failed');
+  const base = `/api/v2/dags/leaky/dagRuns/${run.dag_run_id}/taskInstances/call`;
+  const served = [
+    await (await call(`${base}/tries`)).text(),
+    await (await call(`${base}/logs/1`)).text(),
+    await (await call(`${base}/logs/1`, { headers: { accept: 'application/x-ndjson' } })).text(),
+    await (await call(`/dags/leaky/runs/${run.dag_run_id}`)).text(),
+    await (await call(`/dags/leaky/runs/${run.dag_run_id}/tasks/call`)).text(),
+  ];
+  expect(served[0]).toContain('401 from https://api.example.com/');
+  expect(served[1]).toContain('calling with key');
+  for (const body of served) expect(body).not.toContain(LEAKED);
 });
 
 describe('marking and backfills', () => {

@@ -122,6 +122,16 @@ test('live events: a run\'s task instances and its end arrive; a reconnect with 
   const resumed = await readEvents(url, { 'last-event-id': resumeFrom }, (seen) => seen.filter((e) => e.id && e.event !== 'ready').length >= expected.length);
   expect(resumed.filter((e) => e.event !== 'ready').slice(0, expected.length).map((e) => e.id)).toEqual(expected);
 
+  // Workers coming and going reach every stream.
+  const second = new Worker(await session.engine(), await session.dags(), { pollIntervalMs: 500 });
+  const workerEvents = await readEvents(url, {}, (seen) => seen.some((e) => e.event === 'worker' && e.data.status === 'stopped'), async () => {
+    await second.start();
+    await second.stop();
+  });
+  const statuses = workerEvents.filter((e) => e.event === 'worker').map((e) => e.data.status);
+  expect(statuses[0]).toBe('alive');
+  expect(statuses[statuses.length - 1]).toBe('stopped');
+
   const stale = await readEvents(url, { 'last-event-id': 'otherboot.5' }, (seen) => seen.some((e) => e.event === 'ready'));
   expect(stale[0]!.event).toBe('reset');
 });

@@ -1,7 +1,8 @@
 /**
  * Live events for the browser and for scripts, as Server-Sent Events at
  * /api/weir/v1/events: run and task-instance state changes, new log lines of running
- * tries, new runs of a DAG. Fed by LISTEN: every statement that changes a task instance
+ * tries, new runs of a DAG, workers starting and stopping (event `worker`, to every stream
+ * not filtered by run). Fed by LISTEN: every statement that changes a task instance
  * announces its run on `weir_events` (run ends on `weir_run`, log lines on `weir_logs`);
  * the hub reads the run's task instances once per burst and emits what changed.
  * Each event has an id (`<boot>.<seq>`); the last 10,000 are kept, so a client that
@@ -13,6 +14,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import type pg from 'pg';
 import { sql } from '../database/sql.ts';
+import { listWorkers } from '../read/runs.ts';
 import { Listener } from '../database/listener.ts';
 import { logger } from '../log.ts';
 import { toError } from '../errors.ts';
@@ -20,7 +22,7 @@ import type { ServerEnv } from './security.ts';
 
 export interface WeirEvent {
   id: string;
-  type: 'run' | 'task_instance' | 'log' | 'dag_runs';
+  type: 'run' | 'task_instance' | 'log' | 'dag_runs' | 'worker';
   dag_id: string;
   run_id?: string;
   data: Record<string, unknown>;
@@ -45,6 +47,7 @@ export class EventHub {
   private readonly logPos = new Map<string, number>();
   private dirtyRuns = new Set<string>();
   private dirtyLogs = new Set<string>();
+  private dirtyWorkers = new Set<string>();
   private flushing: Promise<void> | undefined;
   private listener: Listener | undefined;
 
@@ -66,6 +69,7 @@ export class EventHub {
   private notified(channel: string, payload: string): void {
     if (channel === 'weir_logs') this.dirtyLogs.add(payload);
     else if (payload.startsWith('dag:')) this.emit({ type: 'dag_runs', dag_id: payload.slice(4), data: {} });
+    else if (payload.startsWith('worker:')) this.dirtyWorkers.add(payload.slice(7));
     else this.dirtyRuns.add(channel === 'weir_run' ? payload.slice(0, payload.lastIndexOf(':')) : payload);
     this.flushSoon();
   }
@@ -74,12 +78,15 @@ export class EventHub {
     if (this.flushing) return;
     this.flushing = (async () => {
       await new Promise((r) => setImmediate(r));
-      while (this.dirtyRuns.size || this.dirtyLogs.size) {
+      while (this.dirtyRuns.size || this.dirtyLogs.size || this.dirtyWorkers.size) {
         const runs = this.dirtyRuns;
         const logs = this.dirtyLogs;
+        const workers = this.dirtyWorkers;
         this.dirtyRuns = new Set();
         this.dirtyLogs = new Set();
+        this.dirtyWorkers = new Set();
         try {
+          if (workers.size) await this.workersChanged(workers);
           for (const runId of runs) await this.diffRun(runId);
           if (this.subscribers.size) for (const key of logs) await this.newLines(key);
         } catch (err) {
@@ -115,6 +122,13 @@ export class EventHub {
     this.snapshots.delete(runId);
     this.snapshots.set(runId, after);
     if (this.snapshots.size > KEPT) this.snapshots.delete(this.snapshots.keys().next().value!);
+  }
+
+  private async workersChanged(ids: Set<string>): Promise<void> {
+    const rows = await listWorkers(this.pool, 1000);
+    for (const w of rows.filter((r) => ids.has(String(r.worker_id)))) {
+      this.emit({ type: 'worker', dag_id: '*', data: { worker_id: w.worker_id, status: w.status, hostname: w.hostname, queue: w.queue, running: w.running, dags: (w.dags as { dag_id: string }[]).map((d) => d.dag_id) } });
+    }
   }
 
   private async newLines(key: string): Promise<void> {
@@ -164,7 +178,8 @@ export function registerEvents(app: OpenAPIHono<ServerEnv>, hub: EventHub): void
     const dagId = c.req.query('dag_id');
     const runId = c.req.query('run_id');
     const lastId = c.req.header('last-event-id') ?? c.req.query('last_event_id');
-    const wanted = (e: WeirEvent) => (!dagId || e.dag_id === dagId || e.dag_id === '*') && (!runId || e.run_id === runId || (e.type === 'dag_runs' && !e.run_id));
+    // Global events (dag_id '*': workers, a refetch after the hub reconnected) go to every stream.
+    const wanted = (e: WeirEvent) => e.dag_id === '*' || ((!dagId || e.dag_id === dagId) && (!runId || e.run_id === runId));
     return streamSSE(c, async (stream) => {
       const queue: WeirEvent[] = [];
       let wake: (() => void) | undefined;

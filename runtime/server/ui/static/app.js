@@ -75,12 +75,13 @@ function live() {
   else if (b.liveDag) params.set('dag_id', b.liveDag);
   if (b.eventsFrom) params.set('last_event_id', b.eventsFrom);
   const source = new EventSource(`/api/weir/v1/events?${params}`);
-  const fragments = b.liveDags ? ['table.dags'] : b.liveRun ? ['table.tis', '.gantt'] : ['.grid-box', '.graph-box'];
+  const fragments = b.liveWorkers ? ['table.workers'] : b.liveDags ? ['table.dags'] : b.liveRun ? ['table.tis', '.gantt'] : ['.grid-box', '.graph-box'];
   source.addEventListener('task_instance', (m) => { onTaskInstance(JSON.parse(m.data)); if (b.liveDags) refreshSoon(fragments); });
   source.addEventListener('run', (m) => { onRun(JSON.parse(m.data)); if (b.liveDags || b.liveRun) refreshSoon(fragments); });
   source.addEventListener('log', (m) => onLog(JSON.parse(m.data)));
   source.addEventListener('dag_runs', () => refreshSoon(fragments));
   source.addEventListener('reset', () => refreshSoon(fragments));
+  source.addEventListener('worker', () => { if (b.liveWorkers) refreshSoon(fragments); });
   source.addEventListener('ready', () => { document.body.dataset.liveReady = '1'; });
 }
 
