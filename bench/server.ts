@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The server at scale (issue 14): 10,000 finished runs × 20 tasks of one DAG (200,000
  * task instances and tries, with log lines), written straight in SQL; then the DAG list,
@@ -66,6 +67,51 @@ async function seqScansTaskInstance(pool: pg.Pool, text: string, params: unknown
   };
   walk((rows[0]['QUERY PLAN'] as { Plan: Record<string, unknown> }[])[0]!.Plan);
   return found.length > 0;
+}
+
+const CHROMIUM = process.env.WEIR_CHROMIUM ?? '/usr/bin/chromium';
+
+/**
+ * The same pages in headless Chromium (when installed): navigation start → the load event
+ * (HTML, CSS and script, over HTTP on loopback), 20 loads each after 3 to warm up.
+ */
+async function browserLoads(app: ReturnType<typeof buildApp>, pool: pg.Pool, log: (m: string) => void): Promise<Record<string, number>> {
+  const fs = await import('node:fs');
+  if (!fs.existsSync(CHROMIUM)) {
+    log(`server: no Chromium at ${CHROMIUM}; browser load times skipped`);
+    return {};
+  }
+  const { chromium } = await import('playwright-core');
+  const http = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 });
+  await new Promise((r) => http.once('listening', r));
+  const port = (http.address() as AddressInfo).port;
+  const session = (await createToken(pool, { role: 'viewer', kind: 'session' })).token;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-background-networking'] });
+  const out: Record<string, number> = {};
+  try {
+    const context = await browser.newContext();
+    await context.addCookies([{ name: 'weir_session', value: session, domain: '127.0.0.1', path: '/', httpOnly: true, sameSite: 'Strict' }]);
+    const page = await context.newPage();
+    const pages: Record<string, string> = { dag_list: '/', grid: '/dags/bench_ui', run_page: `/dags/bench_ui/runs/ui__${RUNS / 2}` };
+    for (const [name, p] of Object.entries(pages)) {
+      const times: number[] = [];
+      for (let i = 0; i < 23; i++) {
+        await page.goto(`http://127.0.0.1:${port}${p}`, { waitUntil: 'load' });
+        const ms = await page.evaluate(() => {
+          const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
+          return nav.loadEventStart - nav.startTime;
+        });
+        if (i >= 3) times.push(ms);
+      }
+      out[`browser_${name}_load_p50_ms`] = round(percentile(times, 50));
+      out[`browser_${name}_load_p95_ms`] = round(percentile(times, 95));
+      log(`browser ${name}: load p50 ${out[`browser_${name}_load_p50_ms`]} ms, p95 ${out[`browser_${name}_load_p95_ms`]} ms`);
+    }
+  } finally {
+    await browser.close();
+    await new Promise((r) => http.close(r));
+  }
+  return out;
 }
 
 export async function benchServer(adminUrl: string, log: (m: string) => void): Promise<Record<string, number>> {
@@ -169,6 +215,7 @@ export async function benchServer(adminUrl: string, log: (m: string) => void): P
     results.event_lag_p50_ms = round(percentile(lags, 50));
     results.event_lag_p95_ms = round(percentile(lags, 95));
     log(`server: task end -> event p50 ${results.event_lag_p50_ms} ms, p95 ${results.event_lag_p95_ms} ms (${lags.length} events)`);
+    Object.assign(results, await browserLoads(app, db.pool, log));
   } finally {
     await events.close();
     await boss.stop({ graceful: false, close: true }).catch(() => {});
