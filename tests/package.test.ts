@@ -11,7 +11,7 @@ import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { simpleParser } from 'mailparser';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
-import { ROOT, runWeir, eventually, type CliResult } from './support/cli.ts';
+import { ROOT, runCommand, runWeir, eventually } from './support/cli.ts';
 
 let testDb: TestDatabase;
 let tmp: string;
@@ -19,24 +19,8 @@ let project: string;
 let env: Record<string, string>;
 
 /** A command in the project, as its user types it. */
-function inProject(command: string, args: string[], timeoutMs = 120_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: project, env: { ...process.env, WEIR_LOG_LEVEL: 'warn', npm_config_yes: 'false', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${command} ${args.join(' ')} timed out\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
-}
+const inProject = (command: string, args: string[], timeoutMs = 120_000) =>
+  runCommand(command, args, { cwd: project, timeoutMs, env: { WEIR_LOG_LEVEL: 'warn', npm_config_yes: 'false', ...env } });
 // npm_config_yes=false: npx never fetches a registry package named weir; this project's own runs.
 const weir = (...args: string[]) => inProject('npx', ['weir', ...args]);
 

@@ -15,20 +15,17 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runWeir(args: string[], env: Record<string, string>, options: { timeoutMs?: number; cwd?: string } = {}): Promise<CliResult> {
+/** Run a command to its end, with its output. */
+export function runCommand(command: string, args: string[], options: { env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WEIR_BIN, ...args], {
-      cwd: options.cwd ?? ROOT,
-      env: { ...process.env, WEIR_LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(command, args, { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`weir ${args.join(' ')} timed out\n${stderr}`));
+      reject(new Error(`${path.basename(command)} ${args.join(' ')} timed out\n${stderr}`));
     }, options.timeoutMs ?? 60_000);
     child.on('error', reject);
     child.on('close', (code) => {
@@ -36,6 +33,10 @@ export function runWeir(args: string[], env: Record<string, string>, options: { 
       resolve({ code: code ?? -1, stdout, stderr });
     });
   });
+}
+
+export function runWeir(args: string[], env: Record<string, string>, options: { timeoutMs?: number; cwd?: string } = {}): Promise<CliResult> {
+  return runCommand(process.execPath, [WEIR_BIN, ...args], { ...options, env: { WEIR_LOG_LEVEL: 'warn', ...env } });
 }
 
 export interface RunningProcess {

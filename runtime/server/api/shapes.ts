@@ -134,14 +134,12 @@ export const DAGRunClearBody = z.object({
 
 const TI_STATE = z.enum(['scheduled', 'queued', 'running', 'success', 'failed', 'up_for_retry', 'upstream_failed', 'skipped']).nullable();
 
-export const TaskInstanceResponse = z.object({
-  id: z.string(),
+/** The fields a task instance and one of its tries share in Airflow's shapes. */
+const taskInstanceCommon = {
   task_id: z.string(),
   dag_id: z.string(),
   dag_run_id: z.string(),
   map_index: z.number().int(),
-  logical_date: date,
-  run_after: z.string().openapi({ format: 'date-time' }),
   start_date: date,
   end_date: date,
   duration: z.number().nullable(),
@@ -158,47 +156,31 @@ export const TaskInstanceResponse = z.object({
   priority_weight: z.number().nullable(),
   operator: z.string().nullable(),
   operator_name: z.string().nullable(),
-  queued_when: date,
-  scheduled_when: date,
   pid: z.number().nullable(),
   executor: z.string().nullable(),
   executor_config: z.string(),
+  dag_version: z.unknown().nullable(),
+};
+
+export const TaskInstanceResponse = z.object({
+  ...taskInstanceCommon,
+  id: z.string(),
+  logical_date: date,
+  run_after: z.string().openapi({ format: 'date-time' }),
+  queued_when: date,
+  scheduled_when: date,
   note: z.string().nullable(),
   rendered_map_index: z.string().nullable(),
   rendered_fields: z.record(z.string(), z.unknown()),
   trigger: z.unknown().nullable(),
   triggerer_job: z.unknown().nullable(),
-  dag_version: z.unknown().nullable(),
 }).openapi('TaskInstanceResponse');
 export const TaskInstanceCollectionResponse = z.object({ task_instances: z.array(TaskInstanceResponse), total_entries: z.number().int() }).openapi('TaskInstanceCollectionResponse');
 
 export const TaskInstanceHistoryResponse = z.object({
-  task_id: z.string(),
-  dag_id: z.string(),
-  dag_run_id: z.string(),
-  map_index: z.number().int(),
-  start_date: date,
-  end_date: date,
-  duration: z.number().nullable(),
-  state: TI_STATE,
-  try_number: z.number().int(),
-  max_tries: z.number().int(),
-  task_display_name: z.string(),
-  dag_display_name: z.string(),
-  hostname: z.string().nullable(),
-  unixname: z.string().nullable(),
-  pool: z.string(),
-  pool_slots: z.number().int(),
-  queue: z.string().nullable(),
-  priority_weight: z.number().nullable(),
-  operator: z.string().nullable(),
-  operator_name: z.string().nullable(),
+  ...taskInstanceCommon,
   queued_dttm: date,
   scheduled_dttm: date,
-  pid: z.number().nullable(),
-  executor: z.string().nullable(),
-  executor_config: z.string(),
-  dag_version: z.unknown().nullable(),
   /** weir's addition: the try's error, when it failed. */
   error: z.string().nullable(),
 }).openapi('TaskInstanceHistoryResponse');
