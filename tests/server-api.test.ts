@@ -281,6 +281,11 @@ describe('runs and task instances', () => {
     expect(tries.total_entries).toBe(2);
     // Values from task code come back as JSON data, never markup: the error text is as it was thrown.
     expect(tries.task_instances[0].error).toContain('<img src=x onerror=alert(1)>');
+    // In a page the error and the log line are text: escaped, never elements.
+    const html = await (await call(`/dags/nasty/runs/${failed.dag_run_id}/tasks/inject?try=1`)).text();
+    expect(html).toContain('&#60;img src=x onerror=alert(1)&#62;');
+    expect(html).toContain('&#60;script&#62;alert(1)&#60;/script&#62;');
+    expect(html).not.toMatch(/<img src=x|<script>alert/);
   });
 });
 
