@@ -1,7 +1,7 @@
 /** Plain-text rendering for the CLI: aligned columns, durations, times. */
 import type { TaskState } from '../states.ts';
 import { DateTime } from 'luxon';
-import type { RunDetail } from '../read/runs.ts';
+import type { CheckResultRow, RunDetail } from '../read/runs.ts';
 
 export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
   const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '' : String(c))));
@@ -46,5 +46,17 @@ export function formatRun(run: RunDetail): string {
     '',
     // try = tries started, max_tries = retries allowed after the first (Airflow's words), as in --json.
     table(['task_id', 'state', 'try', 'max_tries', 'start', 'end', 'duration', 'last error'], run.task_instances.map((r) => [r.task_id, r.state, r.try_number, r.max_tries, time(r.start_date), time(r.end_date), duration(r.duration_ms), oneLine(r.last_error)])),
+    ...(run.checks.length ? ['', formatChecks(run.checks)] : []),
+  ].join('\n');
+}
+
+/** Data-quality check results: one line each, failing ones with their count and a sample row. */
+export function formatChecks(rows: readonly CheckResultRow[]): string {
+  const passed = rows.filter((r) => r.passed).length;
+  return [
+    `checks: ${passed} of ${rows.length} passed`,
+    table(['task_id', 'try', 'check', 'severity', 'result', 'failing', 'sample'], rows.map((r) => [
+      r.task_id, r.try_number, r.name, r.severity, r.passed ? 'pass' : r.severity === 'warn' ? 'WARN' : 'FAIL', Number(r.failing), oneLine(r.sample[0] ? JSON.stringify(r.sample[0]) : ''),
+    ])),
   ].join('\n');
 }

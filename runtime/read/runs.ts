@@ -63,6 +63,8 @@ export interface RunDetail extends RunRow {
   /** Why an unfinished run is not progressing, when something is in its way (engine/waiting.ts). */
   waiting: string | null;
   task_instances: TaskInstanceRow[];
+  /** Data-quality check results of each task's latest try that ran checks. */
+  checks: CheckResultRow[];
 }
 
 /** A run with every task instance, and what it waits for while unfinished. */
@@ -70,7 +72,8 @@ export async function getRunDetail(pool: pg.Pool, runId: string): Promise<RunDet
   const run = await getRun(pool, runId);
   const { rows } = await pool.query<TaskInstanceRow>(sql('run_task_instances'), [runId]);
   const waiting = !RUN_FINISHED.has(run.state) ? (await waitingReason(pool, runId)) ?? null : null;
-  return { ...run, waiting, task_instances: rows };
+  const checks = latestTryChecks((await pool.query<CheckResultRow>(sql('check_results'), [runId, null])).rows);
+  return { ...run, waiting, task_instances: rows, checks };
 }
 
 export interface RunPage {
@@ -126,4 +129,29 @@ export async function getTaskOutput(pool: pg.Pool, runId: string, taskId: string
 export async function listWorkers(pool: pg.Pool, limit: number): Promise<Record<string, unknown>[]> {
   const { rows } = await pool.query<Record<string, unknown>>(sql('list_workers'), [limit]);
   return rows;
+}
+
+export interface CheckResultRow {
+  task_id: string;
+  try_number: number;
+  position: number;
+  name: string;
+  severity: 'warn' | 'error';
+  passed: boolean;
+  failing: string;
+  sample: Record<string, unknown>[];
+  checked_at: Date;
+}
+
+/** Data-quality check results of a run (weir/tasks/quality), optionally of one task: each task's latest try first. */
+export async function getCheckResults(pool: pg.Pool, runId: string, taskId?: string): Promise<CheckResultRow[]> {
+  await getRun(pool, runId);
+  return (await pool.query<CheckResultRow>(sql('check_results'), [runId, taskId ?? null])).rows;
+}
+
+/** Only each task's latest try that recorded checks. */
+export function latestTryChecks(rows: readonly CheckResultRow[]): CheckResultRow[] {
+  const latest = new Map<string, number>();
+  for (const r of rows) latest.set(r.task_id, Math.max(latest.get(r.task_id) ?? 0, r.try_number));
+  return rows.filter((r) => r.try_number === latest.get(r.task_id));
 }

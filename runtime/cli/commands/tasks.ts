@@ -1,11 +1,11 @@
-/** `weir tasks logs` and `weir tasks test`. */
+/** `weir tasks logs|output|checks|test`. */
 import type { Command } from 'commander';
 import { InputError } from '../../errors.ts';
 import { parseConf } from '../../engine/params.ts';
-import { getTaskOutput, getTaskTries } from '../../read/runs.ts';
+import { getCheckResults, getTaskOutput, getTaskTries, latestTryChecks } from '../../read/runs.ts';
 import { runInline } from '../../worker/execute.ts';
 import { readConfInput } from '../conf-input.ts';
-import { duration, time } from '../render.ts';
+import { duration, formatChecks, time } from '../render.ts';
 import { confOptions, positiveInt, print, type Cli, type ConfFlags } from '../options.ts';
 import type { LogLine, QueuedNotification } from '../../authoring/dag.ts';
 
@@ -31,6 +31,16 @@ async function outputCommand(cli: Cli, runId: string, taskId: string, opts: Json
   const { pool } = await cli.session().database();
   const ti = await getTaskOutput(pool, runId, taskId);
   print(Boolean(opts.json), { run_id: runId, task_id: taskId, try_number: ti.try_number, output: ti.output }, () => JSON.stringify(ti.output, null, 2));
+}
+
+/** A task's data-quality check results (weir/tasks/quality): its latest try's, or one try's. */
+async function checksCommand(cli: Cli, runId: string, taskId: string, opts: Json & { try?: number }): Promise<void> {
+  const { pool } = await cli.session().database();
+  const all = await getCheckResults(pool, runId, taskId);
+  const rows = opts.try ? all.filter((r) => r.try_number === opts.try) : latestTryChecks(all);
+  if (!rows.length) throw new InputError('no_checks', `task "${taskId}" of run ${runId} recorded no checks${opts.try ? ` in try ${opts.try}` : ''}`);
+  print(Boolean(opts.json), { run_id: runId, task_id: taskId, checks: rows.map((r) => ({ ...r, failing: Number(r.failing) })) }, () => formatChecks(rows));
+  if (rows.some((r) => !r.passed && r.severity === 'error')) cli.setExit(1);
 }
 
 /** One task, run in this process with the worker's own inline path; nothing is written to the database. */
@@ -77,6 +87,11 @@ export function registerTaskCommands(program: Command, cli: Cli): void {
     .description('the output a successful task stored (what downstream tasks read with ctx.output)')
     .option('--json', 'print JSON (with the run, task and try)')
     .action((runId: string, taskId: string, opts: Json) => outputCommand(cli, runId, taskId, opts));
+  tasks.command('checks <run_id> <task_id>')
+    .description('the data-quality check results a task recorded (weir/tasks/quality); exit 1 if an error check failed')
+    .option('--try <n>', 'one try (default: the latest that ran checks)', positiveInt('--try'))
+    .option('--json', 'print JSON')
+    .action((runId: string, taskId: string, opts: Json & { try?: number }) => checksCommand(cli, runId, taskId, opts));
   confOptions(tasks.command('test <dag_id> <task_id>').description('run one task in this process; nothing is written to the database'))
     .option('--outputs <json>', 'outputs of upstream tasks, as {"task_id": value}')
     .option('--json', 'print JSON')

@@ -176,6 +176,9 @@ ${detail.note ? html`<dt>note</dt><dd>${detail.note}</dd>` : ''}${detail.waiting
     : html`<a class="button danger" href="${runHref(graph.dag.id, detail.run_id)}/cancel">Cancel (mark failed)…</a>`}</div>
 <h2>Task instances</h2><table class="tis" data-run="${detail.run_id}"><thead><tr><th>task</th><th>state</th><th>try</th><th>started</th><th>duration</th><th>last error</th></tr></thead><tbody>
 ${detail.task_instances.map((t) => html`<tr data-task="${t.task_id}"><td><a href="${tiHref(graph.dag.id, detail.run_id, t.task_id)}">${t.task_id}</a></td><td class="st">${stateBadge(t.state)}</td><td>${t.try_number}/${t.max_tries + 1}</td><td>${time(t.start_date)}</td><td>${duration(t.duration_ms)}</td><td class="err">${t.last_error ?? ''}</td></tr>`)}</tbody></table>
+${detail.checks.length ? html`<h2>Checks <small class="muted">${detail.checks.filter((r) => r.passed).length} of ${detail.checks.length} passed</small></h2>
+<table class="checks"><thead><tr><th>task</th><th>check</th><th>severity</th><th>result</th><th>failing</th><th>sample</th></tr></thead><tbody>
+${detail.checks.map((r) => html`<tr><td>${r.task_id} #${r.try_number}</td><td>${r.name}</td><td>${r.severity}</td><td>${r.passed ? stateBadge('success') : r.severity === 'warn' ? stateBadge('up_for_retry') : stateBadge('failed')}</td><td>${r.failing}</td><td>${r.sample.length ? html`<pre class="json">${pretty(r.sample)}</pre>` : ''}</td></tr>`)}</tbody></table>` : ''}
 <h2>Gantt</h2>${ganttSvg(tries)}
 <h2>Graph</h2><div class="graph-box" data-run="${detail.run_id}">${graphSvg(graph, new Map(detail.task_instances.map((t) => [t.task_id, t.state])), (t) => tiHref(graph.dag.id, detail.run_id, t))}</div>`;
     return send(c, page(detail.run_id, body, { live: { 'live-run': detail.run_id, 'live-dag': graph.dag.id }, eventsFrom: from }));
