@@ -3,7 +3,6 @@
  * with one worker process (`weir worker`), as issue 2 specifies. Prints progress
  * on stderr and one JSON object on the last line of stdout.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +15,7 @@ import { createRun, createRuns, type Engine } from '../runtime/engine/runs.ts';
 import { sqlText } from '../runtime/database/sql.ts';
 import { RUN_UNFINISHED, stateList } from '../runtime/states.ts';
 import { benchLists, writeHistory } from './history.ts';
+import { freshDatabase, percentile, startWorker, stopWorker } from './support.ts';
 import type { DagGraph } from '../runtime/loader/graph.ts';
 import { RunEnds } from '../runtime/engine/wait.ts';
 import { DateTime } from 'luxon';
@@ -25,49 +25,12 @@ import { loadConfig } from '../runtime/config.ts';
 import { runBackfill } from '../runtime/cli/backfill.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-/** Slots of the benchmark's worker (WEIR_BENCH_CONCURRENCY). Default 64. */
-const BENCH_CONCURRENCY = Number(process.env.WEIR_BENCH_CONCURRENCY ?? 64);
 const root = path.resolve(here, '..');
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const now = () => performance.timeOrigin + performance.now();
 
-export function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (!sorted.length) return NaN;
-  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[idx]!;
-}
 const median = (v: number[]) => percentile(v, 50);
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
-
-export async function freshDatabase(adminUrl: string, name: string): Promise<string> {
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-export function startWorker(url: string, concurrency = BENCH_CONCURRENCY): Promise<ChildProcess> {
-  // The documented production command for a worker (`node bin/weir.js worker`), with node flags to try (WEIR_BENCH_NODE_FLAGS).
-  const nodeFlags = (process.env.WEIR_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeFlags, path.join(root, 'bin/weir.js'), 'worker', '--concurrency', String(concurrency)], {
-    env: { ...process.env, WEIR_DATABASE_URL: url, WEIR_DAGS_FOLDER: path.join(here, 'dags'), WEIR_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      if (process.env.WEIR_BENCH_DEBUG) process.stderr.write(d);
-      if (buf.includes('worker started')) resolve(child);
-    });
-    child.on('exit', (code) => reject(new Error(`worker exited early (${code}): ${buf}`)));
-  });
-}
 
 /**
  * Transactions that wrote, counted exactly: the next transaction id to be assigned (it
@@ -76,11 +39,6 @@ export function startWorker(url: string, concurrency = BENCH_CONCURRENCY): Promi
 async function xids(pool: pg.Pool): Promise<number> {
   const { rows } = await pool.query<{ n: string }>('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS n');
   return Number(rows[0]!.n);
-}
-
-export async function stopWorker(worker: ChildProcess): Promise<void> {
-  worker.kill('SIGTERM');
-  await new Promise((r) => worker.once('exit', r));
 }
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -23,7 +23,7 @@ import { buildApp } from '../runtime/server/app.ts';
 import { EventHub } from '../runtime/server/events.ts';
 import { allowedHosts } from '../runtime/server/security.ts';
 import { createToken } from '../runtime/server/tokens.ts';
-import { freshDatabase, percentile, startWorker, stopWorker } from './run.ts';
+import { freshDatabase, percentile, startWorker, stopWorker } from './support.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RUNS = 10_000;
