@@ -28,7 +28,8 @@ function redactDeep(value: unknown): unknown {
 /** Render `template` with `context` (values redacted, HTML autoescaped) and send it. */
 export async function sendTemplatedEmail(email: QueuedEmail, mailer: MailerOptions = {}): Promise<SendResult> {
   const { html, text } = renderEmail(email.template, redactDeep(email.context) as Record<string, unknown>);
-  return sendMail({ to: email.to, subject: redact(email.subject), html, text }, mailer);
+  const attachments = (email.images ?? []).map((i) => ({ filename: i.filename, cid: i.cid, contentType: 'image/png', content: Buffer.from(i.pngBase64, 'base64') }));
+  return sendMail({ to: email.to, subject: redact(email.subject), html, text, attachments }, mailer);
 }
 
 /** A task failed for good (or, with emailOnRetry, will be retried). */

@@ -20,6 +20,15 @@ export interface MailMessage {
   /** Plain-text alternative. */
   text: string;
   cc?: string | string[];
+  /** Files sent with the message; one with a `cid` is an inline image the HTML shows as `<img src="cid:…">`. */
+  attachments?: MailAttachment[];
+}
+
+export interface MailAttachment {
+  filename: string;
+  content: Buffer;
+  contentType: string;
+  cid?: string;
 }
 
 export interface SendResult {
@@ -82,7 +91,7 @@ export async function sendMail(message: MailMessage, options: MailerOptions = {}
   const to = list(message.to);
   if (to.length === 0) throw new WeirError('no_recipients', `email "${message.subject}" has no recipients`);
   const settings = resolve(options);
-  const mail = { from: settings.from, to, cc: list(message.cc), subject: message.subject, html: message.html, text: message.text };
+  const mail = { from: settings.from, to, cc: list(message.cc), subject: message.subject, html: message.html, text: message.text, attachments: message.attachments };
 
   if (!settings.smtpUrl) {
     const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });

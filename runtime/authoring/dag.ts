@@ -48,6 +48,8 @@ export interface QueuedEmail {
   /** A name in weir's `templates/`, or a `file:` URL beside your DAG: `new URL('./revenue-alert', import.meta.url).href`. */
   template: string;
   context: Record<string, unknown>;
+  /** Inline images (PNG, base64), shown by the template as `<img src="cid:<cid>">`: mail clients strip SVG. */
+  images?: { cid: string; filename: string; pngBase64: string }[];
 }
 
 /** A post to a webhook channel: `text` is what Slack- and Teams-style incoming webhooks show. */
