@@ -14,6 +14,8 @@ import { createToken } from '../runtime/server/tokens.ts';
 import { startTestEngine, type TestEngine } from './support/engine.ts';
 import { Scheduler } from '../runtime/scheduler/scheduler.ts';
 import { registerEnvSecrets } from '../runtime/redact.ts';
+import { saveArtifact } from '../tasks/artifacts.ts';
+import { getRunDetail } from '../runtime/read/runs.ts';
 
 const greet = dag({
   id: 'greet', description: 'says hello', tags: ['demo'], owner: 'data-eng',
@@ -37,6 +39,12 @@ const leaky = dag({ id: 'leaky' });
 leaky.task({ id: 'call', retries: 0 }, async (ctx) => {
   ctx.log.info(`calling with key ${LEAKED}`);
   throw new Error(`401 from https://api.example.com/?apikey=${LEAKED}`);
+});
+
+const reporting = dag({ id: 'reporting' });
+reporting.task({ id: 'summary' }, async (ctx) => {
+  await saveArtifact(ctx, 'summary.html', '<h1>Sales</h1><script>window.parent.pwned = 1</script>', 'text/html', { db: te.engine.pool });
+  return 'saved';
 });
 
 const gate = dag({ id: 'gate' });
@@ -64,7 +72,7 @@ const runCount = async () => Number((await te.db.pool.query('SELECT count(*) FRO
 
 beforeAll(async () => {
   registerEnvSecrets({ EXAMPLE_API_KEY: LEAKED });
-  te = await startTestEngine([greet, nasty, gate, leaky]);
+  te = await startTestEngine([greet, nasty, gate, leaky, reporting]);
   te.dags.broken.set('/dags/broken.ts', ['/dags/broken.ts:3:1: <b>syntax</b> error']);
   await te.startWorker();
   events = new EventHub(te.engine.pool);
@@ -154,11 +162,11 @@ describe('guards', () => {
 describe('DAGs', () => {
   test('list: paging, tag / paused / id-pattern filters, Airflow shape', async () => {
     const all = await (await call('/api/v2/dags')).json();
-    expect(all.total_entries).toBe(4);
-    expect(all.dags.map((d: { dag_id: string }) => d.dag_id)).toEqual(['gate', 'greet', 'leaky', 'nasty']);
+    expect(all.total_entries).toBe(5);
+    expect(all.dags.map((d: { dag_id: string }) => d.dag_id)).toEqual(['gate', 'greet', 'leaky', 'nasty', 'reporting']);
     expect(all.dags[1]).toMatchObject({ dag_id: 'greet', description: 'says hello', owners: ['data-eng'], tags: [{ name: 'demo', dag_id: 'greet' }], is_paused: false, timetable_summary: null });
     const page = await (await call('/api/v2/dags?limit=1&offset=1')).json();
-    expect(page).toMatchObject({ total_entries: 4, dags: [{ dag_id: 'greet' }] });
+    expect(page).toMatchObject({ total_entries: 5, dags: [{ dag_id: 'greet' }] });
     expect((await (await call('/api/v2/dags?tags=xss')).json()).dags.map((d: { dag_id: string }) => d.dag_id)).toEqual(['nasty']);
     expect((await (await call('/api/v2/dags?dag_id_pattern=g%25')).json()).dags.map((d: { dag_id: string }) => d.dag_id)).toEqual(['gate', 'greet']);
     const nastyDag = (await (await call('/api/v2/dags/nasty')).json());
@@ -303,6 +311,22 @@ test('a secret in a task\'s error and log lines is masked in everything served: 
   expect(served[0]).toContain('401 from https://api.example.com/');
   expect(served[1]).toContain('calling with key');
   for (const body of served) expect(body).not.toContain(LEAKED);
+});
+
+test('an artifact a task saved is listed with its run and served sandboxed as it was stored', async () => {
+  const run = await (await call('/api/v2/dags/reporting/dagRuns', { method: 'POST', body: {} })).json();
+  expect(await te.waitForRun(run.dag_run_id)).toBe('success');
+  const detail = await getRunDetail(te.engine.pool, run.dag_run_id);
+  expect(detail.artifacts).toMatchObject([{ task_id: 'summary', try_number: 1, name: 'summary.html', content_type: 'text/html', bytes: Buffer.byteLength('<h1>Sales</h1><script>window.parent.pwned = 1</script>') }]);
+  const page = await (await call(`/dags/reporting/runs/${run.dag_run_id}`)).text();
+  expect(page).toContain(`/dags/reporting/runs/${encodeURIComponent(run.dag_run_id)}/artifacts/summary/summary.html?try=1`);
+  const file = await call(`/dags/reporting/runs/${run.dag_run_id}/artifacts/summary/summary.html?try=1`);
+  expect(file.status).toBe(200);
+  expect(file.headers.get('content-type')).toMatch(/^text\/html/);
+  expect(file.headers.get('content-security-policy')).toMatch(/^sandbox; default-src 'none'/);
+  expect(await file.text()).toBe('<h1>Sales</h1><script>window.parent.pwned = 1</script>');
+  expect((await call(`/dags/reporting/runs/${run.dag_run_id}/artifacts/summary/nope.html`)).status).toBe(404);
+  expect((await call(`/dags/reporting/runs/${run.dag_run_id}/artifacts/summary/summary.html`, { token: null })).status).toBe(303);
 });
 
 describe('marking and backfills', () => {

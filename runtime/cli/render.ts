@@ -47,6 +47,7 @@ export function formatRun(run: RunDetail): string {
     // try = tries started, max_tries = retries allowed after the first (Airflow's words), as in --json.
     table(['task_id', 'state', 'try', 'max_tries', 'start', 'end', 'duration', 'last error'], run.task_instances.map((r) => [r.task_id, r.state, r.try_number, r.max_tries, time(r.start_date), time(r.end_date), duration(r.duration_ms), oneLine(r.last_error)])),
     ...(run.checks.length ? ['', formatChecks(run.checks)] : []),
+    ...(run.artifacts.length ? ['', 'artifacts:', table(['task_id', 'try', 'name', 'type', 'bytes'], run.artifacts.map((a) => [a.task_id, a.try_number, a.name, a.content_type, a.bytes]))] : []),
   ].join('\n');
 }
 

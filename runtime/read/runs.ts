@@ -65,6 +65,17 @@ export interface RunDetail extends RunRow {
   task_instances: TaskInstanceRow[];
   /** Data-quality check results of each task's latest try that ran checks. */
   checks: CheckResultRow[];
+  /** Files the run's tries kept (weir/tasks/artifacts), without their content. */
+  artifacts: ArtifactRow[];
+}
+
+export interface ArtifactRow {
+  task_id: string;
+  try_number: number;
+  name: string;
+  content_type: string;
+  bytes: number;
+  created_at: Date;
 }
 
 /** A run with every task instance, and what it waits for while unfinished. */
@@ -73,7 +84,8 @@ export async function getRunDetail(pool: pg.Pool, runId: string): Promise<RunDet
   const { rows } = await pool.query<TaskInstanceRow>(sql('run_task_instances'), [runId]);
   const waiting = !RUN_FINISHED.has(run.state) ? (await waitingReason(pool, runId)) ?? null : null;
   const checks = latestTryChecks((await pool.query<CheckResultRow>(sql('check_results'), [runId, null])).rows);
-  return { ...run, waiting, task_instances: rows, checks };
+  const { rows: artifacts } = await pool.query<ArtifactRow>(sql('list_artifacts'), [runId]);
+  return { ...run, waiting, task_instances: rows, checks, artifacts };
 }
 
 export interface RunPage {
@@ -154,4 +166,11 @@ export function latestTryChecks(rows: readonly CheckResultRow[]): CheckResultRow
   const latest = new Map<string, number>();
   for (const r of rows) latest.set(r.task_id, Math.max(latest.get(r.task_id) ?? 0, r.try_number));
   return rows.filter((r) => r.try_number === latest.get(r.task_id));
+}
+
+/** One artifact with its content (the latest try's unless `tryNumber`); InputError `unknown_artifact`. */
+export async function getArtifact(pool: pg.Pool, runId: string, taskId: string, name: string, tryNumber?: number): Promise<{ task_id: string; try_number: number; name: string; content_type: string; content: Buffer }> {
+  const { rows } = await pool.query(sql('get_artifact'), [runId, taskId, tryNumber ?? null, name]);
+  if (!rows[0]) throw new InputError('unknown_artifact', `run ${runId} has no artifact "${name}" of task "${taskId}"`);
+  return rows[0];
 }

@@ -15,7 +15,7 @@ import { InputError } from '../../errors.ts';
 import { validateParams } from '../../engine/params.ts';
 import { cancelRun, clearRun, createRun, manualRunId, markTaskInstance, previewClear } from '../../engine/runs.ts';
 import { runBackfill } from '../../cli/backfill.ts';
-import { getRunDetail, getTaskTries, listRuns, listWorkers } from '../../read/runs.ts';
+import { getArtifact, getRunDetail, getTaskTries, listRuns, listWorkers } from '../../read/runs.ts';
 import { nextRuns } from '../../schedule/timetable.ts';
 import { RUN_FINISHED, TASK_FINISHED, type TaskState } from '../../states.ts';
 import type { DagGraph } from '../../loader/graph.ts';
@@ -179,6 +179,7 @@ ${detail.task_instances.map((t) => html`<tr data-task="${t.task_id}"><td><a href
 ${detail.checks.length ? html`<h2>Checks <small class="muted">${detail.checks.filter((r) => r.passed).length} of ${detail.checks.length} passed</small></h2>
 <table class="checks"><thead><tr><th>task</th><th>check</th><th>severity</th><th>result</th><th>failing</th><th>sample</th></tr></thead><tbody>
 ${detail.checks.map((r) => html`<tr><td>${r.task_id} #${r.try_number}</td><td>${r.name}</td><td>${r.severity}</td><td>${r.passed ? stateBadge('success') : r.severity === 'warn' ? stateBadge('up_for_retry') : stateBadge('failed')}</td><td>${r.failing}</td><td>${r.sample.length ? html`<pre class="json">${pretty(r.sample)}</pre>` : ''}</td></tr>`)}</tbody></table>` : ''}
+${detail.artifacts.length ? html`<h2>Artifacts</h2><ul class="artifacts">${detail.artifacts.map((a) => html`<li><a href="${runHref(graph.dag.id, detail.run_id)}/artifacts/${enc(a.task_id)}/${enc(a.name)}?try=${a.try_number}">${a.name}</a> <span class="muted">${a.task_id} #${a.try_number}, ${a.content_type}, ${a.bytes} bytes</span></li>`)}</ul>` : ''}
 <h2>Gantt</h2>${ganttSvg(tries)}
 <h2>Graph</h2><div class="graph-box" data-run="${detail.run_id}">${graphSvg(graph, new Map(detail.task_instances.map((t) => [t.task_id, t.state])), (t) => tiHref(graph.dag.id, detail.run_id, t))}</div>`;
     return send(c, page(detail.run_id, body, { live: { 'live-run': detail.run_id, 'live-dag': graph.dag.id }, eventsFrom: from }));
@@ -290,6 +291,16 @@ ${summary.planned.length ? html`<ul class="preview">${summary.planned.slice(0, 5
       if (!(err instanceof InputError)) throw err;
       return send(c, backfillPage(graph, values, html`<p class="error" role="alert">${err.message}</p>`), 422);
     }
+  });
+
+  // An artifact as its task stored it, sandboxed: its HTML can neither run scripts nor reach this origin.
+  app.get('/dags/:dag_id/runs/:run_id/artifacts/:task_id/:name', async (c) => {
+    const { run_id: runId, task_id: taskId, name } = c.req.param();
+    const tryText = c.req.query('try');
+    const a = await getArtifact(pool, runId, taskId, name, tryText ? Number(tryText) : undefined);
+    c.header('Content-Security-Policy', "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'");
+    c.header('Content-Disposition', `${c.req.query('download') ? 'attachment' : 'inline'}; filename="${a.name}"`);
+    return c.body(new Uint8Array(a.content), 200, { 'Content-Type': a.content_type });
   });
 
   app.get('/workers', async (c) => {
