@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { dag } from '../runtime/index.ts';
 import { createRun } from '../runtime/engine/runs.ts';
-import { listRuns } from '../runtime/read/runs.ts';
+import { getRunDetail, listRuns } from '../runtime/read/runs.ts';
 import { openDatabaseUrl, type Database } from '../runtime/database/connect.ts';
 import { startBoss } from '../runtime/queue.ts';
 import { InputError } from '../runtime/errors.ts';
@@ -85,6 +85,8 @@ test('a backlog waiting for the one slot is admitted oldest logical date first, 
   const waiting = [];
   for (const day of [5, 4, 3, 2, 1]) waiting.push(await run(day));
   expect(waiting.map((w) => w.admitted)).toEqual([false, false, false, false, false]);
+  // A waiting run says which run holds the slot (one left queued with no worker is found at once).
+  expect((await getRunDetail(te.db.pool, waiting[0]!.runId)).waiting).toBe(`waiting for a free slot (maxActiveRuns reached); held by ${holder.runId} (running): \`weir runs show <run>\` says why one waits`);
   releaseGate();
   for (const w of waiting) expect(await te.waitForRun(w.runId, 60_000)).toBe('success');
   expect(serialOrder).toEqual(['2025-01-30', '2025-01-01', '2025-01-02', '2025-01-03', '2025-01-04', '2025-01-05']);

@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { createLogUpdate } from 'log-update';
 import { waitForRunEnd } from '../engine/wait.ts';
-import { waitingReason } from '../engine/waiting.ts';
+import { slotReason, waitingReason } from '../engine/waiting.ts';
 import { STATE_SYMBOL, duration } from './render.ts';
 import { RUN_FINISHED, type RunState, type TaskState } from '../states.ts';
 
@@ -27,11 +27,11 @@ export async function followRun(url: string, pool: pg.Pool, runId: string, optio
 
   const render = async () => {
     const { rows } = await pool.query<Row>('SELECT task_id, state, try_number, duration_ms FROM weir.task_instance WHERE run_id = $1 ORDER BY start_date NULLS LAST, task_id', [runId]);
-    const runRow = await pool.query<{ state: RunState; admitted: boolean }>('SELECT state, admitted FROM weir.dag_run WHERE run_id = $1', [runId]);
+    const runRow = await pool.query<{ state: RunState; admitted: boolean; dag_id: string }>('SELECT state, admitted, dag_id FROM weir.dag_run WHERE run_id = $1', [runId]);
     const run = runRow.rows[0];
     let note = '';
     if (Date.now() - started > 1500 && run && !RUN_FINISHED.has(run.state)) {
-      note = !run.admitted ? 'waiting for a free slot (maxActiveRuns reached)' : (await waitingReason(pool, runId)) ?? '';
+      note = !run.admitted ? await slotReason(pool, run.dag_id) : (await waitingReason(pool, runId)) ?? '';
     }
     if (draw) {
       const lines = rows.map((r) => `  ${STATE_SYMBOL[r.state]} ${r.task_id.padEnd(24)} ${r.state.padEnd(16)} ${r.try_number > 1 ? `try ${r.try_number}` : ''} ${duration(r.duration_ms)}`);

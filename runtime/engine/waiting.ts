@@ -19,6 +19,16 @@ interface WaitingRow {
   orphaned: string[];
 }
 
+/**
+ * Why a run waits for a slot under its DAG's maxActiveRuns: the runs holding the slots,
+ * so a run left queued with no worker (it holds a slot) is found at once.
+ */
+export async function slotReason(pool: pg.Pool, dagId: string): Promise<string> {
+  const { rows } = await pool.query<{ run_id: string; state: string }>(sql('slot_holders'), [dagId, 4]);
+  const named = rows.slice(0, 3).map((r) => `${r.run_id} (${r.state})`).join(', ');
+  return `waiting for a free slot (maxActiveRuns reached)${rows.length ? `; held by ${named}${rows.length > 3 ? ', …' : ''}: \`weir runs show <run>\` says why one waits` : ''}`;
+}
+
 /** One line saying why the run's queued tries wait, or undefined when nothing waits for a worker. */
 export async function waitingReason(pool: pg.Pool, runId: string): Promise<string | undefined> {
   const { rows } = await pool.query<WaitingRow>(sql('run_waiting'), [runId]);

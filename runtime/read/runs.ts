@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { sql, sqlText } from '../database/sql.ts';
 import { InputError } from '../errors.ts';
-import { waitingReason } from '../engine/waiting.ts';
+import { slotReason, waitingReason } from '../engine/waiting.ts';
 import { RUN_FINISHED, type RunState, type TaskState } from '../states.ts';
 import type { LogLine } from '../authoring/dag.ts';
 
@@ -25,6 +25,8 @@ export interface RunRow {
   note: string | null;
   dag_hash: string | null;
   dag_file: string | null;
+  /** Whether the run has a slot under maxActiveRuns (read by getRun only). */
+  admitted?: boolean;
 }
 
 export interface TaskInstanceRow {
@@ -82,7 +84,7 @@ export interface ArtifactRow {
 export async function getRunDetail(pool: pg.Pool, runId: string): Promise<RunDetail> {
   const run = await getRun(pool, runId);
   const { rows } = await pool.query<TaskInstanceRow>(sql('run_task_instances'), [runId]);
-  const waiting = !RUN_FINISHED.has(run.state) ? (await waitingReason(pool, runId)) ?? null : null;
+  const waiting = RUN_FINISHED.has(run.state) ? null : run.admitted === false ? await slotReason(pool, run.dag_id) : (await waitingReason(pool, runId)) ?? null;
   const checks = latestTryChecks((await pool.query<CheckResultRow>(sql('check_results'), [runId, null])).rows);
   const { rows: artifacts } = await pool.query<ArtifactRow>(sql('list_artifacts'), [runId]);
   return { ...run, waiting, task_instances: rows, checks, artifacts };
