@@ -135,3 +135,23 @@ test('live events: a run\'s task instances and its end arrive; a reconnect with 
   const stale = await readEvents(url, { 'last-event-id': 'otherboot.5' }, (seen) => seen.some((e) => e.event === 'ready'));
   expect(stale[0]!.event).toBe('reset');
 });
+
+test('/metrics: runs and tries counted by DAG and state, durations and queue waits observed, workers alive; a token is needed', async () => {
+  const before = await (await fetch(`${server.url}metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+  const value = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  const runsBefore = value(before, 'weir_runs_total{dag_id="greet",state="success"}');
+  let runId = '';
+  await readEvents(`${server.url}api/weir/v1/events?dag_id=greet`, {}, (seen) => seen.some((e) => e.event === 'run' && e.data.run_id === runId && e.data.state === 'success'), async () => {
+    const res = await fetch(`${server.url}api/v2/dags/greet/dagRuns`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({}) });
+    runId = ((await res.json()) as { dag_run_id: string }).dag_run_id;
+  });
+  const res = await fetch(`${server.url}metrics`, { headers: { authorization: `Bearer ${token}` } });
+  expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0.0.4/);
+  const text = await res.text();
+  expect(value(text, 'weir_runs_total{dag_id="greet",state="success"}')).toBe(runsBefore + 1);
+  expect(value(text, 'weir_task_tries_total{dag_id="greet",state="success"}')).toBeGreaterThanOrEqual(2);
+  expect(value(text, 'weir_task_duration_seconds_count{dag_id="greet"}')).toBeGreaterThanOrEqual(2);
+  expect(text).toMatch(/^weir_queue_wait_seconds_count\{dag_id="greet"\} \d+$/m);
+  expect(value(text, 'weir_workers_alive')).toBeGreaterThanOrEqual(1);
+  expect((await fetch(`${server.url}metrics`)).status).toBe(401);
+});

@@ -15,6 +15,7 @@ import { registerV2, type ApiDeps } from './api/v2.ts';
 import { authenticate, hostGuard, problem, rateLimit, securityHeaders, SESSION_COOKIE, type ServerEnv } from './security.ts';
 import { createToken, isAdminSecret, revokeToken, SESSION_SECONDS, verifyToken } from './tokens.ts';
 import type { EventHub } from './events.ts';
+import type { Metrics } from './metrics.ts';
 import { registerEvents } from './events.ts';
 import { registerUi } from './ui/routes.ts';
 import { errorPage } from './ui/layout.ts';
@@ -26,6 +27,8 @@ export interface AppDeps extends ApiDeps {
   /** Host header values this server answers to. */
   allowedHosts: Set<string>;
   events: EventHub;
+  /** Prometheus metrics (./metrics.ts); none: no /metrics. */
+  metrics?: Metrics;
 }
 
 /** Params that fail their DAG's schema (engine/params.ts): a 422 naming the field. */
@@ -109,6 +112,8 @@ export function buildApp(deps: AppDeps): OpenAPIHono<ServerEnv> {
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'HTTPBearer', { type: 'http', scheme: 'bearer' });
   registerEvents(app, deps.events);
+  // Prometheus scrapes with a viewer token (`authorization: Bearer …` in its scrape config).
+  app.get('/metrics', async (c) => (deps.metrics ? c.body(await deps.metrics.text(), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }) : c.notFound()));
   registerUi(app, deps);
   app.notFound((c) => problem(c, 404, `no route ${c.req.method} ${c.req.path}`));
   return app;

@@ -101,7 +101,7 @@ export class EventHub {
     const { rows: runRows } = await this.pool.query<{ dag_id: string; state: string }>(sql('get_run'), [runId]);
     const run = runRows[0];
     if (!run) return;
-    const { rows } = await this.pool.query<{ task_id: string; state: string; try_number: number; start_date: Date | null; end_date: Date | null; duration_ms: number | null }>(sql('api_task_instances'), [runId, null]);
+    const { rows } = await this.pool.query<{ task_id: string; state: string; try_number: number; queued_at: Date | null; start_date: Date | null; end_date: Date | null; duration_ms: number | null }>(sql('api_task_instances'), [runId, null]);
     const before = this.snapshots.get(runId);
     const after: Snapshot = { dagId: run.dag_id, state: run.state, tis: new Map() };
     let changed = false;
@@ -111,7 +111,7 @@ export class EventHub {
       if (before?.tis.get(ti.task_id) !== key) {
         changed = true;
         this.emit({ type: 'task_instance', dag_id: run.dag_id, run_id: runId, data: {
-          task_id: ti.task_id, state: ti.state, try_number: ti.try_number,
+          task_id: ti.task_id, state: ti.state, try_number: ti.try_number, queued_at: ti.queued_at?.toISOString() ?? null,
           start_date: ti.start_date?.toISOString() ?? null, end_date: ti.end_date?.toISOString() ?? null, duration_ms: ti.duration_ms,
         } });
       }

@@ -71,7 +71,8 @@ export function authenticate(pool: pg.Pool): MiddlewareHandler<ServerEnv> {
     const cookie = token ? undefined : getCookie(c, SESSION_COOKIE);
     const principal = await verifyToken(pool, token ?? cookie);
     if (!principal) {
-      if (c.req.path.startsWith('/api/') || token) {
+      // Machines (the API, Prometheus) get 401; browsers are sent to the login page.
+      if (c.req.path.startsWith('/api/') || c.req.path === '/metrics' || token) {
         c.header('WWW-Authenticate', 'Bearer');
         return problem(c, 401, 'not authenticated: send Authorization: Bearer <token> (weir tokens create, or POST /auth/token)');
       }

@@ -12,6 +12,7 @@ import { InputError } from '../errors.ts';
 import { DagWatcher } from '../loader/watcher.ts';
 import { buildApp } from './app.ts';
 import { EventHub } from './events.ts';
+import { Metrics } from './metrics.ts';
 import { allowedHosts } from './security.ts';
 import { ensureAdminSecret } from './tokens.ts';
 
@@ -38,6 +39,7 @@ export async function startServer(session: Session, options: { host?: string; po
   const engine = await session.engine();
   const events = new EventHub(engine.pool);
   await events.start(engine.url);
+  const metrics = new Metrics(engine.pool, events, () => loaded);
   const secret = ensureAdminSecret(config.home);
   // Filled in once the port is known (port 0 picks a free one); no request is served before.
   const hosts = new Set<string>();
@@ -48,6 +50,7 @@ export async function startServer(session: Session, options: { host?: string; po
     adminSecret: secret.secret,
     allowedHosts: hosts,
     events,
+    metrics,
   });
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
@@ -62,6 +65,7 @@ export async function startServer(session: Session, options: { host?: string; po
     secretFile: secret.file,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      metrics.close();
       await events.close();
       await watcher.stop();
     },
