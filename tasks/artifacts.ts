@@ -8,9 +8,10 @@
  * await saveArtifact(ctx, 'summary.html', reportHtml(report), 'text/html');
  * ```
  */
-import pg from 'pg';
+import type pg from 'pg';
+import { sql } from '../runtime/database/sql.ts';
 import { NonRetryableError } from '../runtime/errors.ts';
-import { weirDatabaseUrl } from './postgres.ts';
+import { withWeirDatabase } from './postgres.ts';
 
 /** The largest artifact kept (bigger files belong in object storage or the warehouse). */
 export const MAX_ARTIFACT_BYTES = 10 * 1024 * 1024;
@@ -27,12 +28,8 @@ export async function saveArtifact(target: ArtifactTarget, name: string, content
   if (!NAME.test(name)) throw new NonRetryableError(`artifact name "${name}" must be a file name: letters, digits, '.', '_' or '-' (at most 128)`);
   const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
   if (bytes.length > MAX_ARTIFACT_BYTES) throw new NonRetryableError(`artifact ${name} is ${bytes.length} bytes, over the ${MAX_ARTIFACT_BYTES} weir keeps; store it in the warehouse or object storage`);
-  const pool = options.db ?? new pg.Pool({ connectionString: await weirDatabaseUrl(), max: 1, application_name: 'weir:artifacts' });
-  try {
-    const { sql } = await import('../runtime/database/sql.ts');
+  return withWeirDatabase('artifacts', async (pool) => {
     const { rows } = await pool.query<{ name: string; bytes: number }>(sql('save_artifact'), [target.runId, target.taskId, target.tryNumber, name, contentType, bytes]);
     return rows[0]!;
-  } finally {
-    if (!options.db) await pool.end();
-  }
+  }, options.db);
 }

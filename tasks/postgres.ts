@@ -250,6 +250,22 @@ export async function weirDatabaseUrl(): Promise<string> {
 }
 
 /**
+ * Run `fn` on weir's own database (where building blocks record check results and
+ * artifacts): on `given` when the caller has a pool, else on a one-connection pool closed
+ * afterwards.
+ */
+export async function withWeirDatabase<T>(name: string, fn: (pool: pg.Pool) => Promise<T>, given?: pg.Pool): Promise<T> {
+  if (given) return fn(given);
+  const pool = new pg.Pool({ connectionString: await weirDatabaseUrl(), max: 1, application_name: `weir:${name}` });
+  pool.on('error', () => {});
+  try {
+    return await fn(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
+/**
  * Run `fn` with a small pool on the named connection (`WEIR_CONN_<NAME>`, default weir's
  * own database), closing it afterwards whatever happens. Pool size default 2.
  */

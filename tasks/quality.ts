@@ -26,7 +26,8 @@
  */
 import pg from 'pg';
 import { NonRetryableError } from '../runtime/errors.ts';
-import { qualifiedName, weirDatabaseUrl } from './postgres.ts';
+import { sql } from '../runtime/database/sql.ts';
+import { qualifiedName, withWeirDatabase } from './postgres.ts';
 
 export type Severity = 'warn' | 'error';
 
@@ -82,6 +83,12 @@ export const SAMPLE_ROWS = 5;
 const shortName = (table: string) => table.split('.').pop()!;
 const col = (c: string) => pg.escapeIdentifier(c);
 
+/** SQL text with its own `$1…` placeholders, its parameters bound into the whole statement's numbering. */
+function rebind(text: string, params: readonly unknown[], bind: (value: unknown) => string): string {
+  const placeholders = params.map((p) => bind(p));
+  return text.replace(/\$(\d+)/g, (m, n: string) => placeholders[Number(n) - 1] ?? m);
+}
+
 function make(defaults: { name: string; table?: string; unit?: Check['unit'] }, options: CheckOptions, failing: Check['failing']): Check {
   return { name: options.name ?? defaults.name, severity: options.severity ?? 'error', failing, table: defaults.table, where: options.where, unit: defaults.unit ?? 'row' };
 }
@@ -134,11 +141,7 @@ export const check = {
 
   /** Custom SQL whose rows are the failing ones (none: the check passes). `$1…` are `params`. */
   sql(name: string, text: string, params: readonly unknown[] = [], options: Omit<CheckOptions, 'name' | 'where'> = {}): Check {
-    return make({ name }, options, (bind) => {
-      // The text's own $n become parameters of the whole statement, in order.
-      const placeholders = params.map((p) => bind(p));
-      return `SELECT * FROM (${text.replace(/\$(\d+)/g, (_m, n: string) => placeholders[Number(n) - 1] ?? `$${n}`)}) q`;
-    });
+    return make({ name }, options, (bind) => `SELECT * FROM (${rebind(text, params, bind)}) q`);
   },
 };
 
@@ -151,10 +154,7 @@ export function compileCheck(c: Check, defaultWhere?: RowFilter): { text: string
   };
   const filter = c.where ?? defaultWhere;
   let where = 'true';
-  if (filter && c.table) {
-    const own = (filter.params ?? []).map((p) => bind(p));
-    where = filter.sql.replace(/\$(\d+)/g, (_m, n: string) => own[Number(n) - 1] ?? `$${n}`);
-  }
+  if (filter && c.table) where = rebind(filter.sql, filter.params ?? [], bind);
   const failing = c.failing(bind, where);
   const text = `WITH failing AS (${failing}) SELECT (SELECT count(*) FROM failing)::bigint AS failing, (SELECT coalesce(jsonb_agg(to_jsonb(f)), '[]'::jsonb) FROM (SELECT * FROM failing LIMIT ${SAMPLE_ROWS}) f) AS sample`;
   return { text, values };
@@ -201,15 +201,9 @@ export async function runChecks(db: pg.Pool | pg.ClientBase, target: CheckTarget
 }
 
 async function recordResults(target: CheckTarget, outcomes: CheckOutcome[], resultsDb?: pg.Pool): Promise<void> {
-  const pool = resultsDb ?? new pg.Pool({ connectionString: await weirDatabaseUrl(), max: 1, application_name: 'weir:checks' });
-  try {
-    const { sql } = await import('../runtime/database/sql.ts');
-    await pool.query(sql('record_check_results'), [
-      target.runId, target.taskId, target.tryNumber,
-      outcomes.map((_, i) => i + 1), outcomes.map((o) => o.name), outcomes.map((o) => o.severity), outcomes.map((o) => o.passed),
-      outcomes.map((o) => o.failing), outcomes.map((o) => JSON.stringify(o.sample)),
-    ]);
-  } finally {
-    if (!resultsDb) await pool.end();
-  }
+  await withWeirDatabase('checks', (pool) => pool.query(sql('record_check_results'), [
+    target.runId, target.taskId, target.tryNumber,
+    outcomes.map((_, i) => i + 1), outcomes.map((o) => o.name), outcomes.map((o) => o.severity), outcomes.map((o) => o.passed),
+    outcomes.map((o) => o.failing), outcomes.map((o) => JSON.stringify(o.sample)),
+  ]), resultsDb);
 }
