@@ -7,7 +7,7 @@ import path from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { ResolvedConfig } from '../config.ts';
-import { sql } from '../database/sql.ts';
+import { pausedDags } from '../read/dags.ts';
 
 function runningEmbeddedUrl(home: string): string | undefined {
   const pidFile = path.join(home, 'pg', 'data', 'postmaster.pid');
@@ -27,8 +27,7 @@ export async function pausedIfReachable(config: ResolvedConfig): Promise<Map<str
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000, application_name: 'weir-dags-list' });
   try {
     await client.connect();
-    const { rows } = await client.query<{ dag_id: string; is_paused: boolean }>(sql('paused_dags'));
-    return new Map(rows.map((r) => [r.dag_id, r.is_paused]));
+    return await pausedDags(client);
   } catch {
     return undefined;
   } finally {

@@ -12,7 +12,7 @@ import { redact } from '../redact.ts';
 import { logger } from '../log.ts';
 import { WEIR_VERSION } from '../package/manifest.mjs';
 import { registerV2, type ApiDeps } from './api/v2.ts';
-import { authenticate, hostGuard, problem, rateLimit, securityHeaders, SESSION_COOKIE, type ServerEnv } from './security.ts';
+import { authenticate, crossSite, hostGuard, problem, rateLimit, securityHeaders, SESSION_COOKIE, type ServerEnv } from './security.ts';
 import { createToken, isAdminSecret, revokeToken, SESSION_SECONDS, verifyToken } from './tokens.ts';
 import type { EventHub } from './events.ts';
 import type { Metrics } from './metrics.ts';
@@ -86,9 +86,7 @@ export function buildApp(deps: AppDeps): OpenAPIHono<ServerEnv> {
   });
 
   app.post('/login', async (c) => {
-    const site = c.req.header('sec-fetch-site');
-    const origin = c.req.header('origin');
-    if ((site && site !== 'same-origin') || (origin && origin !== new URL(c.req.url).origin)) return problem(c, 403, 'cross-origin login refused');
+    if (crossSite(c)) return problem(c, 403, 'cross-origin login refused');
     const form = await c.req.parseBody();
     const next = typeof form.next === 'string' && /^\/(?!\/)[^\s]*$/.test(form.next) ? form.next : '/';
     if (!isAdminSecret(deps.adminSecret, form.password)) return c.redirect(`/login?failed=1&next=${encodeURIComponent(next)}`, 303);

@@ -55,13 +55,16 @@ function bearer(c: Context): string | undefined {
 
 const isWrite = (method: string) => !['GET', 'HEAD', 'OPTIONS'].includes(method);
 
-/** A cookie-authenticated write must come from this origin (the browser says so in Origin or Sec-Fetch-Site). */
-function sameOrigin(c: Context): boolean {
+/** The browser says the request comes from another site (Sec-Fetch-Site, or an Origin that is not this server's). */
+export function crossSite(c: Context): boolean {
   const site = c.req.header('sec-fetch-site');
-  if (site && site !== 'same-origin') return false;
   const origin = c.req.header('origin');
-  if (origin === undefined) return site === 'same-origin';
-  return origin === new URL(c.req.url).origin;
+  return Boolean(site && site !== 'same-origin') || (origin !== undefined && origin !== new URL(c.req.url).origin);
+}
+
+/** A cookie-authenticated write must come from this origin, and the browser must say so in Origin or Sec-Fetch-Site. */
+function sameOrigin(c: Context): boolean {
+  return !crossSite(c) && (c.req.header('origin') !== undefined || c.req.header('sec-fetch-site') === 'same-origin');
 }
 
 export function authenticate(pool: pg.Pool): MiddlewareHandler<ServerEnv> {

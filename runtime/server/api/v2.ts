@@ -17,6 +17,7 @@ import { getTaskOutput, getTaskTries, listWorkers, type RunRow } from '../../rea
 import { nextRuns } from '../../schedule/timetable.ts';
 import { RunState, stateList } from '../../states.ts';
 import type { LoadedDags } from '../../loader/loader.ts';
+import { pausedDags } from '../../read/dags.ts';
 import type { DagGraph } from '../../loader/graph.ts';
 import { WEIR_VERSION } from '../../package/manifest.mjs';
 import type { ServerEnv } from '../security.ts';
@@ -87,11 +88,6 @@ async function requireTaskInstance(pool: pg.Pool, dagId: string, runId: string, 
   return ti;
 }
 
-async function pausedMap(pool: pg.Pool): Promise<Map<string, boolean>> {
-  const { rows } = await pool.query<{ dag_id: string; is_paused: boolean }>(sql('paused_dags'));
-  return new Map(rows.map((r) => [r.dag_id, r.is_paused]));
-}
-
 function dagResponse(graph: DagGraph, paused: boolean, hasImportErrors: boolean): z.infer<typeof S.DAGResponse> {
   const o = graph.dag.options;
   const next = nextRuns(graph.options.timetable, DateTime.now(), 1)[0];
@@ -156,7 +152,7 @@ export function registerV2(app: OpenAPIHono<ServerEnv>, deps: ApiDeps): void {
     responses: { 200: json(S.DAGCollectionResponse), 401: errors[401], 422: errors[422] },
   }), async (c) => {
     const q = c.req.valid('query');
-    const paused = await pausedMap(pool);
+    const paused = await pausedDags(pool);
     const loaded = deps.dags();
     const tags = q.tags === undefined ? [] : Array.isArray(q.tags) ? q.tags : [q.tags];
     const like = q.dag_id_pattern ? new RegExp(`^${q.dag_id_pattern.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&').replaceAll('%', '.*').replaceAll('_', '.')}$`, 'i') : undefined;
@@ -175,7 +171,7 @@ export function registerV2(app: OpenAPIHono<ServerEnv>, deps: ApiDeps): void {
     responses: { 200: json(S.DAGResponse), 401: errors[401], 404: errors[404] },
   }), async (c) => {
     const graph = requireGraph(deps, c.req.valid('param').dag_id);
-    return c.json(dagResponse(graph, (await pausedMap(pool)).get(graph.dag.id) ?? false, false), 200);
+    return c.json(dagResponse(graph, (await pausedDags(pool)).get(graph.dag.id) ?? false, false), 200);
   });
 
   app.openapi(createRoute({
@@ -188,7 +184,7 @@ export function registerV2(app: OpenAPIHono<ServerEnv>, deps: ApiDeps): void {
     const start = 'startDate' in tt && tt.startDate ? tt.startDate.toUTC().toISO() : null;
     const end = 'endDate' in tt && tt.endDate ? tt.endDate.toUTC().toISO() : null;
     return c.json({
-      ...dagResponse(graph, (await pausedMap(pool)).get(graph.dag.id) ?? false, false),
+      ...dagResponse(graph, (await pausedDags(pool)).get(graph.dag.id) ?? false, false),
       catchup: 'catchup' in tt ? Boolean(tt.catchup) : false,
       dag_run_timeout: graph.options.dagrunTimeoutMs === undefined ? null : `PT${graph.options.dagrunTimeoutMs / 1000}S`,
       start_date: start, end_date: end, is_paused_upon_creation: null, params, timezone: graph.options.timezone,
@@ -364,7 +360,7 @@ export function registerV2(app: OpenAPIHono<ServerEnv>, deps: ApiDeps): void {
     const body = c.req.valid('json');
     const { graph, conf, summary } = await backfill(body, false);
     const now = new Date().toISOString();
-    const paused = (await pausedMap(pool)).get(graph.dag.id) ?? false;
+    const paused = (await pausedDags(pool)).get(graph.dag.id) ?? false;
     return c.json({
       id: null, dag_id: graph.dag.id, from_date: body.from_date, to_date: body.to_date, dag_run_conf: conf, is_paused: paused,
       reprocess_behavior: body.reprocess_behavior, max_active_runs: graph.options.maxActiveRuns, created_at: now, completed_at: null, updated_at: now,

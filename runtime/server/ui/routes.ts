@@ -19,6 +19,7 @@ import { getArtifact, getRunDetail, getTaskTries, listRuns, listWorkers } from '
 import { nextRuns } from '../../schedule/timetable.ts';
 import { RUN_FINISHED, TASK_FINISHED, type TaskState } from '../../states.ts';
 import type { DagGraph } from '../../loader/graph.ts';
+import { pausedDags } from '../../read/dags.ts';
 import type { AppDeps } from '../app.ts';
 import type { ServerEnv } from '../security.ts';
 import { paramsOf } from '../api/v2.ts';
@@ -74,7 +75,7 @@ ${failed ? html`<p class="error" role="alert">That is not the admin secret.</p>`
     const from = deps.events.lastId();
     const loaded = deps.dags();
     const graphs = [...loaded.dags.values()].sort((a, b) => a.dag.id.localeCompare(b.dag.id));
-    const paused = new Map((await pool.query<{ dag_id: string; is_paused: boolean }>(sql('paused_dags'))).rows.map((r) => [r.dag_id, r.is_paused]));
+    const paused = await pausedDags(pool);
     const recent = await pool.query<{ dag_id: string; run_id: string; state: string; logical_date: Date }>(sql('recent_runs'), [graphs.map((g) => g.dag.id), 10]);
     const byDag = new Map<string, typeof recent.rows>();
     for (const r of recent.rows) (byDag.get(r.dag_id) ?? byDag.set(r.dag_id, []).get(r.dag_id)!).push(r);
@@ -111,7 +112,7 @@ ${graphs.map((g) => {
     const cell = new Map(cells.rows.map((r) => [`${r.run_id}\u0000${r.task_id}`, r]));
     const selected = c.req.query('run') ?? runs[runs.length - 1]?.run_id;
     const selectedStates = new Map(cells.rows.filter((r) => r.run_id === selected).map((r) => [r.task_id, r.state]));
-    const isPaused = (await pool.query<{ dag_id: string; is_paused: boolean }>(sql('paused_dags'))).rows.find((r) => r.dag_id === graph.dag.id)?.is_paused ?? false;
+    const isPaused = (await pausedDags(pool)).get(graph.dag.id) ?? false;
     const body = html`<h1>${graph.dag.id} ${isPaused ? html`<span class="state s-paused">paused</span>` : ''}</h1>
 <p>${graph.dag.options.description ?? ''}</p>
 <div class="actions"><a class="button primary" href="${dagHref(graph.dag.id)}/trigger">Trigger</a><a class="button" href="${dagHref(graph.dag.id)}/backfill">Backfill…</a>
