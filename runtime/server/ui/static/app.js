@@ -29,19 +29,35 @@ async function refreshFragments(selectors) {
   }
 }
 
+// Refreshes run one at a time, and again after one whose page was rendered before the
+// latest event: a slower older fetch never replaces a newer one.
 let refreshTimer;
+let refreshing = false;
+let again = false;
+async function refreshLoop(selectors) {
+  if (refreshing) { again = true; return; }
+  refreshing = true;
+  try {
+    do { again = false; await refreshFragments(selectors); } while (again);
+  } finally {
+    refreshing = false;
+  }
+}
 function refreshSoon(selectors) {
   clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(() => void refreshFragments(selectors), 100);
+  refreshTimer = setTimeout(() => void refreshLoop(selectors), 100);
 }
 
+/** Apply a task-instance event; false when the page has nothing of that run to update. */
 function onTaskInstance(e) {
-  for (const el of document.querySelectorAll(`[data-run="${cssEscape(e.run_id)}"][data-task="${cssEscape(e.task_id)}"]`)) setState(el, e.state);
+  const cells = document.querySelectorAll(`[data-run="${cssEscape(e.run_id)}"][data-task="${cssEscape(e.task_id)}"]`);
+  for (const el of cells) setState(el, e.state);
   for (const box of document.querySelectorAll(`.graph-box[data-run="${cssEscape(e.run_id)}"], table.tis[data-run="${cssEscape(e.run_id)}"]`)) {
     for (const el of box.querySelectorAll(`[data-task="${cssEscape(e.task_id)}"]`)) {
       if (el.tagName === 'TR') { const badge = el.querySelector('.st .state'); if (badge) setState(badge, e.state); } else setState(el, e.state);
     }
   }
+  return cells.length > 0;
 }
 
 function onRun(e) {
@@ -76,7 +92,12 @@ function live() {
   if (b.eventsFrom) params.set('last_event_id', b.eventsFrom);
   const source = new EventSource(`/api/weir/v1/events?${params}`);
   const fragments = b.liveWorkers ? ['table.workers'] : b.liveDags ? ['table.dags'] : b.liveRun ? ['table.tis', '.gantt'] : ['.grid-box', '.graph-box'];
-  source.addEventListener('task_instance', (m) => { onTaskInstance(JSON.parse(m.data)); if (b.liveDags) refreshSoon(fragments); });
+  // On the grid, an event of a run it does not show yet (its column arrives with a refresh
+  // that may have been rendered before this event): refresh again.
+  source.addEventListener('task_instance', (m) => {
+    const shown = onTaskInstance(JSON.parse(m.data));
+    if (b.liveDags || (!shown && b.liveDag && !b.liveRun)) refreshSoon(fragments);
+  });
   source.addEventListener('run', (m) => { onRun(JSON.parse(m.data)); if (b.liveDags || b.liveRun) refreshSoon(fragments); });
   source.addEventListener('log', (m) => onLog(JSON.parse(m.data)));
   source.addEventListener('dag_runs', () => refreshSoon(fragments));
