@@ -137,30 +137,36 @@ export interface ReadReport<Row> {
 
 /** Row errors kept in a report (the rest are only counted). */
 export const MAX_ERRORS = 1000;
+
+/** Takes a batch of kept rows, with each row's line in the file (as RowError counts lines). */
+export type OnBatch<Row> = (rows: Row[], lines: number[]) => Promise<unknown>;
 const DEFAULT_BATCH = 100_000;
 
 interface Sink<Row> {
   report: ReadReport<Row>;
-  add(row: Row): Promise<void>;
+  add(row: Row, line: number): Promise<void>;
   reject(e: RowError): void;
   finish(): Promise<ReadReport<Row>>;
 }
 
-function sink<Row>(file: string, onBatch: ((rows: Row[]) => Promise<unknown>) | undefined, batchSize: number): Sink<Row> {
+function sink<Row>(file: string, onBatch: OnBatch<Row> | undefined, batchSize: number): Sink<Row> {
   const report: ReadReport<Row> = { file, read: 0, kept: 0, rejected: 0, errors: [], rows: [] };
   let batch: Row[] = [];
+  let lines: number[] = [];
   const flush = async () => {
     if (!batch.length) return;
-    const rows = batch;
+    const [rows, at] = [batch, lines];
     batch = [];
-    await onBatch!(rows);
+    lines = [];
+    await onBatch!(rows, at);
   };
   return {
     report,
-    async add(row) {
+    async add(row, line) {
       report.kept++;
       if (!onBatch) return void report.rows.push(row);
       batch.push(row);
+      lines.push(line);
       if (batch.length >= batchSize) await flush();
     },
     reject(e) {
@@ -186,7 +192,7 @@ export interface CsvOptions<C extends Record<string, Column<unknown>>> {
   columns: C;
   /** Field delimiter. Default `,`. */
   delimiter?: string;
-  onBatch?: (rows: RowOf<C>[]) => Promise<unknown>;
+  onBatch?: OnBatch<RowOf<C>>;
   batchSize?: number;
 }
 
@@ -227,7 +233,7 @@ export async function readCsv<C extends Record<string, Column<unknown>>>(file: s
         }
       }
       if (error) out.reject(error);
-      else await out.add(row as RowOf<C>);
+      else await out.add(row as RowOf<C>, info.lines);
     }
   } catch (err) {
     if (err instanceof NonRetryableError) throw err;
@@ -244,7 +250,7 @@ export interface JsonOptions<S extends z.ZodType> {
   schema: S;
   /** `array`: one JSON array; `ndjson`: one object per line; `auto` (default): by the first character. */
   format?: 'array' | 'ndjson' | 'auto';
-  onBatch?: (rows: z.output<S>[]) => Promise<unknown>;
+  onBatch?: OnBatch<z.output<S>>;
   batchSize?: number;
   /** A JSON array file larger than this is refused (NDJSON streams). Default 256 MB. */
   maxArrayBytes?: number;
@@ -256,7 +262,7 @@ export async function readJson<S extends z.ZodType>(file: string, options: JsonO
   const take = async (value: unknown, line: number) => {
     out.report.read++;
     const result = options.schema.safeParse(value);
-    if (result.success) return out.add(result.data);
+    if (result.success) return out.add(result.data, line);
     const issue = result.error.issues[0]!;
     out.reject({ line, column: issue.path.length ? issue.path.join('.') : null, reason: issue.message });
   };
