@@ -333,6 +333,9 @@ if (isMain) {
   log('server: 10,000 runs x 20 tasks of history; pages and lists; live event lag');
   const { benchServer } = await import('./server.ts');
   Object.assign(results, await benchServer((await ensureEmbeddedPostgres(process.env.WEIR_HOME ?? path.join(root, '.weir'))).url, log));
+  log('sales_daily: 1,000,000 sales rows end to end, three runs');
+  const { benchSales } = await import('./sales.ts');
+  Object.assign(results, await benchSales((await ensureEmbeddedPostgres(process.env.WEIR_HOME ?? path.join(root, '.weir'))).url, log));
   log('discovery: 500 DAG files (dags list cold/warm, dags validate)');
   const { benchDiscovery } = await import('./discovery.ts');
   Object.assign(results, await benchDiscovery());

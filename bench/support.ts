@@ -29,11 +29,12 @@ export async function freshDatabase(adminUrl: string, name: string): Promise<str
   return url.toString();
 }
 
-export function startWorker(url: string, concurrency = BENCH_CONCURRENCY): Promise<ChildProcess> {
+/** A `weir worker` on `url`, loading the benchmark's DAGs (or `options.dagsFolder`), with `options.env` added. */
+export function startWorker(url: string, concurrency = BENCH_CONCURRENCY, options: { dagsFolder?: string; env?: Record<string, string> } = {}): Promise<ChildProcess> {
   // The documented production command for a worker (`node bin/weir.js worker`), with node flags to try (WEIR_BENCH_NODE_FLAGS).
   const nodeFlags = (process.env.WEIR_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeFlags, path.join(root, 'bin/weir.js'), 'worker', '--concurrency', String(concurrency)], {
-    env: { ...process.env, WEIR_DATABASE_URL: url, WEIR_DAGS_FOLDER: path.join(here, 'dags'), WEIR_LOG_LEVEL: 'info' },
+    env: { ...process.env, WEIR_DATABASE_URL: url, WEIR_DAGS_FOLDER: options.dagsFolder ?? path.join(here, 'dags'), WEIR_LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   return new Promise((resolve, reject) => {

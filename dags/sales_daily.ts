@@ -126,6 +126,7 @@ const ingest = d.task({ id: 'ingest', description: 'sales.csv, customers.json, p
         columns: ['run_id', 'stage', 'source', 'line', 'reason', 'record'],
         rows: [...rejects('sales.csv', sales.errors), ...rejects('customers.json', customers.errors), ...rejects('products.csv', products.errors)],
       });
+      await db.query(sqlFile('warehouse/sales/analyze_stage.sql'));
       const files = { sales: counts(sales), customers: counts(customers), products: counts(products) };
       ctx.log.info('ingested', { folder, ...files });
       for (const e of sales.errors.slice(0, 5)) ctx.log.warn('sales row rejected', { ...e });
@@ -140,6 +141,7 @@ const clean = d.task({ id: 'clean', upstream: [ingest], description: 'reject, de
     const orders = (await run('clean_orders')) as { input: number; kept: number; discounts_filled: number; rejected: Record<string, number> };
     const customers = (await run('clean_customers')) as { input: number; kept: number; emails_cleared: number; duplicates: number };
     const products = (await run('clean_products')) as { input: number; kept: number; duplicates: number };
+    await db.query(sqlFile('warehouse/sales/analyze_stage.sql'));
     ctx.log.info('cleaned', { orders, customers, products });
     return { orders, customers, products };
   })));
@@ -151,7 +153,11 @@ const transform = d.task({ id: 'transform', upstream: [clean], description: 'dai
 });
 
 const load = d.task({ id: 'load', upstream: [transform], description: 'idempotent upserts into sales.*' }, async (ctx) => {
-  const { rows } = await warehouse((pool) => pool.query<{ table: string; staged: number; inserted: number; updated: number }>(sqlFile('warehouse/sales/load.sql'), [ctx.runId]));
+  const { rows } = await warehouse(async (pool) => {
+    const result = await pool.query<{ table: string; staged: number; inserted: number; updated: number }>(sqlFile('warehouse/sales/load.sql'), [ctx.runId]);
+    await pool.query(sqlFile('warehouse/sales/analyze_sales.sql'));
+    return result;
+  });
   const tables = Object.fromEntries(rows.map((r) => [r.table, { staged: r.staged, inserted: r.inserted, updated: r.updated, unchanged: r.staged - r.inserted - r.updated }]));
   ctx.log.info('loaded', tables);
   return { tables };

@@ -202,6 +202,24 @@ function csvField(value: unknown): string {
   return `"${text.replace(/"/g, '""')}"`;
 }
 
+/** Rows as CSV text for COPY, ~64 kB per chunk (a write per row costs more than the row); `count` is the rows read so far. */
+function csvChunks<Row extends object>(rows: Iterable<Row> | AsyncIterable<Row>, columns: readonly string[]): AsyncGenerator<string> & { count: number } {
+  const state = { count: 0 };
+  async function* chunks() {
+    let chunk = '';
+    for await (const row of rows as AsyncIterable<Row>) {
+      state.count++;
+      chunk += `${columns.map((c) => csvField((row as Record<string, unknown>)[c])).join(',')}\n`;
+      if (chunk.length >= 65_536) {
+        yield chunk;
+        chunk = '';
+      }
+    }
+    if (chunk) yield chunk;
+  }
+  return Object.defineProperty(chunks(), 'count', { get: () => state.count }) as AsyncGenerator<string> & { count: number };
+}
+
 /**
  * Append rows with COPY, nothing merged: the fast path into staging tables (a million
  * rows in seconds). Accepts any (async) iterable; values are sent as CSV fields, never
@@ -213,16 +231,10 @@ export async function copyRows<Row extends object>(
   options: { table: string; columns: readonly (keyof Row & string)[]; rows: Iterable<Row> | AsyncIterable<Row> },
 ): Promise<number> {
   const columnList = options.columns.map((c) => pg.escapeIdentifier(c)).join(', ');
-  let copied = 0;
-  async function* lines() {
-    for await (const row of options.rows as AsyncIterable<Row>) {
-      copied++;
-      yield `${options.columns.map((c) => csvField((row as Record<string, unknown>)[c])).join(',')}\n`;
-    }
-  }
   const copy = async (client: pg.ClientBase) => {
-    await pipeline(Readable.from(lines()), client.query(copyFrom(`COPY ${qualifiedName(options.table)} (${columnList}) FROM STDIN (FORMAT csv)`)));
-    return copied;
+    const rows = csvChunks(options.rows, options.columns);
+    await pipeline(Readable.from(rows), client.query(copyFrom(`COPY ${qualifiedName(options.table)} (${columnList}) FROM STDIN (FORMAT csv)`)));
+    return rows.count;
   };
   return db instanceof pg.Pool ? withTransaction(db, copy) : copy(db);
 }
@@ -244,14 +256,9 @@ export async function copyUpsert<Row extends object>(
   return withTransaction(db, async (client) => {
     await client.query(`CREATE TEMP TABLE weir_staging (LIKE ${table} INCLUDING DEFAULTS) ON COMMIT DROP`);
     await client.query('ALTER TABLE weir_staging ADD COLUMN weir_seq bigserial');
-    let copied = 0;
-    async function* lines() {
-      for await (const row of options.rows as AsyncIterable<Row>) {
-        copied++;
-        yield `${columns.map((c) => csvField((row as Record<string, unknown>)[c])).join(',')}\n`;
-      }
-    }
-    await pipeline(Readable.from(lines()), client.query(copyFrom(`COPY weir_staging (${columnList}) FROM STDIN (FORMAT csv)`)));
+    const lines = csvChunks(options.rows, columns);
+    await pipeline(Readable.from(lines), client.query(copyFrom(`COPY weir_staging (${columnList}) FROM STDIN (FORMAT csv)`)));
+    const copied = lines.count;
     const merged = await client.query<{ inserted: boolean }>(
       `INSERT INTO ${table} AS t (${columnList})
        SELECT ${columnList} FROM (SELECT DISTINCT ON (${keyList}) * FROM weir_staging ORDER BY ${keyList}, weir_seq DESC) AS s

@@ -137,7 +137,7 @@ export function generateSales(folder: string, options: { size: string; orders: n
   faults.forEach((f, i) => (kinds[positions[i]!] = f));
   const badDates = ['2024-06-31', '30/06/2024', '2024-13-01', 'yesterday'];
   const lines: string[] = [];
-  const goodLines: string[] = [];
+  const good: number[] = [];
   for (let i = 0; i < orders; i++) {
     const kind = kinds[i]!;
     const day = pick(SALES_DAYS);
@@ -146,7 +146,7 @@ export function generateSales(folder: string, options: { size: string; orders: n
     const quantity = 1 + Math.floor(rand() * 5);
     const price = (Math.round((5 + rand() * 495) * 100) / 100).toFixed(2);
     const discount = pick(['0', '0', '0.05', '0.1', '0.15', '0.2']);
-    const line = csvLine([
+    lines.push(csvLine([
       `SO-${prefix}${pad(i + 1, 7)}`,
       kind === 'malformed_date' ? pick(badDates) : day,
       kind === 'null_customer' ? '' : customer,
@@ -155,27 +155,29 @@ export function generateSales(folder: string, options: { size: string; orders: n
       price,
       kind === 'null_discount' ? '' : discount,
       pick(CHANNELS),
-    ]);
-    lines.push(line);
-    if (kind === 'good') goodLines.push(line);
+    ]));
+    if (kind === 'good') good.push(i);
   }
-  const duplicateOrders = Math.min(goodLines.length, atLeastOne(orders, 0.05));
+  // Each duplicate repeats a good line a little after it, as a re-sent record would.
+  const duplicateOrders = Math.min(good.length, atLeastOne(orders, 0.05));
+  const after = new Map<number, string[]>();
   for (let i = 0; i < duplicateOrders; i++) {
-    // Inserted somewhere after its original, as a re-sent record would be.
-    const original = goodLines[Math.floor((i * goodLines.length) / duplicateOrders)]!;
-    const at = lines.indexOf(original) + 1 + Math.floor(rand() * 3);
-    lines.splice(Math.min(at, lines.length), 0, original);
+    const original = good[Math.floor((i * good.length) / duplicateOrders)]!;
+    const at = Math.min(original + Math.floor(rand() * 3), orders - 1);
+    after.set(at, [...(after.get(at) ?? []), lines[original]!]);
   }
+  const output: string[] = [];
+  lines.forEach((line, i) => output.push(line, ...(after.get(i) ?? [])));
   const header = 'order_id,order_date,customer_id,product_id,quantity,unit_price,discount,channel';
   const fd = fs.openSync(path.join(folder, 'sales.csv'), 'w');
   fs.writeSync(fd, header + '\n');
-  for (let i = 0; i < lines.length; i += 10_000) fs.writeSync(fd, lines.slice(i, i + 10_000).join('\n') + '\n');
+  for (let i = 0; i < output.length; i += 10_000) fs.writeSync(fd, output.slice(i, i + 10_000).join('\n') + '\n');
   fs.closeSync(fd);
 
   const manifest: SalesManifest = {
     size: options.size,
     seed,
-    files: { sales: lines.length, customers: customers.length, products: productLines.length },
+    files: { sales: output.length, customers: customers.length, products: productLines.length },
     planted: { duplicateOrders, nullCustomerIds, negativeQuantities, unknownProductIds, malformedDates, nullDiscounts, invalidEmails, duplicateCustomers, duplicateProducts },
   };
   fs.writeFileSync(path.join(folder, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
