@@ -18,7 +18,7 @@ import { generateSales, SALES_DATA_DIR, type SalesManifest } from '../runtime/de
 import { getRunDetail } from '../runtime/read/runs.ts';
 import { Alerter } from '../runtime/worker/alerter.ts';
 import { startTestEngine, type TestEngine } from './support/engine.ts';
-import { eventually } from './support/cli.ts';
+import { eventually, runWeir } from './support/cli.ts';
 import { decodePng } from './support/png.ts';
 
 let te: TestEngine;
@@ -228,6 +228,9 @@ test.each(sizes)('%s: stage counts match the planted faults, KPIs match, the sum
 
   // The report is kept with the run, and the summary email arrives with its charts as PNGs.
   expect(detail.artifacts.map((a) => [a.task_id, a.name, a.content_type])).toEqual([['summary', 'summary-2024-06-30.html', 'text/html; charset=utf-8']]);
+  const shown = await runWeir(['runs', 'show', runId], { WEIR_DATABASE_URL: te.testDb.url, WEIR_HOME: home });
+  expect(shown.code).toBe(0);
+  expect(shown.stdout).toMatch(/artifacts:[\s\S]*summary\s+1\s+summary-2024-06-30\.html\s+text\/html/);
   const day = want.kpis.get('2024-06-30')!;
   const money = (c: number) => `${(c / 100).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })} USD`;
   await eventually(async () => mailsFor(runId).length > 0, 30_000, 'the summary email');
