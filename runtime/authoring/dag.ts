@@ -101,6 +101,21 @@ export interface TaskContext<P = Record<string, unknown>, U extends readonly Tas
    * guarantees as queueEmail: sent once this try succeeds, retried through outages.
    */
   queueWebhook(message: QueuedWebhook): void;
+  /** The DAG's state between runs (watermarks, cursors): see DagState. */
+  readonly state: DagState;
+}
+
+/**
+ * A small per-DAG key/value store of JSON values kept between runs (Airflow's Variables,
+ * Dagster's cursors), shown and edited with `weir state`. Writes are kept with the try and
+ * stored in the transaction that records its success: a try that fails, times out or is
+ * cancelled never moves a watermark. A value is at most 64 KiB of JSON.
+ */
+export interface DagState {
+  /** The key's value: this try's own write when it made one, else the stored value; undefined when unset. */
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  /** Store `value` under `key` when this try succeeds; `undefined` deletes the key. */
+  set(key: string, value: unknown): void;
 }
 
 /** Retry, timeout and alert options of a task; DAG-level `defaultTaskOptions` fill the gaps. */

@@ -17,6 +17,7 @@ import { registerProcessCommands } from './commands/processes.ts';
 import { registerEmailCommands } from './commands/email.ts';
 import { registerInitCommand } from './commands/init.ts';
 import { registerServerCommands } from './commands/server.ts';
+import { registerStateCommands } from './commands/state.ts';
 import { WEIR_VERSION } from '../package/manifest.mjs';
 
 
@@ -28,7 +29,7 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   const cli: Cli = { session: getSession, setExit };
-  for (const register of [registerDbCommands, registerDagsCommands, registerRunCommands, registerTaskCommands, registerProcessCommands, registerEmailCommands, registerInitCommand, registerServerCommands]) {
+  for (const register of [registerDbCommands, registerDagsCommands, registerRunCommands, registerTaskCommands, registerProcessCommands, registerEmailCommands, registerInitCommand, registerServerCommands, registerStateCommands]) {
     register(program, cli);
   }
   return program;

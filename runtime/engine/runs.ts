@@ -13,6 +13,7 @@ import type { DagGraph } from '../loader/graph.ts';
 import { sql, sqlText } from '../database/sql.ts';
 import { ALERT_QUEUE, TASK_QUEUE, enqueueTries, ensureQueue, bossDb, type TaskJobData } from '../queue.ts';
 import { withTransaction } from './transaction.ts';
+import { writeDagState } from './state.ts';
 import { retryDelayMs } from './retry-delay.ts';
 import { logger } from '../log.ts';
 import { RUN_FINISHED, RUN_UNFINISHED, TASK_FAILED, TASK_FINISHED, TASK_UNFINISHED, stateList, type TaskState, type RunState } from '../states.ts';
@@ -361,7 +362,7 @@ async function finishRuns(
 }
 
 export type TryOutcome =
-  | { kind: 'success'; output: unknown; notifications?: QueuedNotification[] }
+  | { kind: 'success'; output: unknown; notifications?: QueuedNotification[]; stateWrites?: [string, string | null][] }
   | { kind: 'skipped'; message: string }
   | { kind: 'failed'; error: Error; retryable: boolean };
 
@@ -445,6 +446,10 @@ export async function endTries(engine: Engine, graphs: Map<string, DagGraph>, it
       }
       if (state === 'success' && item.outcome.kind === 'success' && item.outcome.notifications?.length) {
         await enqueueNotifications(engine, client, item, item.outcome.notifications);
+      }
+      // ctx.state writes land with the success, or not at all.
+      if (state === 'success' && item.outcome.kind === 'success' && item.outcome.stateWrites?.length) {
+        await writeDagState(client, item.dagId, item.outcome.stateWrites, `${item.runId}/${item.taskId}/${item.tryNumber}`);
       }
       if (state === 'failed' && graph.options.emailOnFailure && graph.options.alertRecipients.length) {
         await enqueueAlert(engine, client, graph, item, 'task_failure', stored[i]!.error);

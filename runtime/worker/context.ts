@@ -7,6 +7,7 @@ import type { LogLine, QueuedEmail, QueuedNotification, QueuedWebhook, TaskConte
 import { NonRetryableError } from '../errors.ts';
 import { redact } from '../redact.ts';
 import { toStorableJson, toStorableText } from '../storable.ts';
+import { readDagState, stateEntry } from '../engine/state.ts';
 
 /**
  * Lines kept per try; past this, one line says how many more were dropped at the
@@ -53,7 +54,10 @@ export interface ContextInput extends TryInput {
   signal: AbortSignal;
   /** Where `ctx.queueEmail` and `ctx.queueWebhook` put what they queue; it goes with the try's success. */
   notifications: QueuedNotification[];
+  /** What `ctx.state.set` wrote: key → JSON text (null deletes); stored with the try's success. */
+  stateWrites: Map<string, string | null>;
 }
+
 
 export function createTaskContext(input: ContextInput): TaskContext<any, any> {
   const zone = input.timezone;
@@ -83,6 +87,22 @@ export function createTaskContext(input: ContextInput): TaskContext<any, any> {
     // JSON snapshots: they cross from the isolate and are stored on the alert queue as JSON.
     queueEmail(email: QueuedEmail) {
       input.notifications.push(JSON.parse(JSON.stringify(email)) as QueuedEmail);
+    },
+    state: {
+      async get(key: string) {
+        const entry = stateEntry(key, undefined);
+        if ('problem' in entry) throw new NonRetryableError(entry.problem);
+        if (input.stateWrites.has(key)) {
+          const text = input.stateWrites.get(key);
+          return text === null || text === undefined ? undefined : JSON.parse(text);
+        }
+        return (await readDagState(input.dagId, key))?.value as never;
+      },
+      set(key: string, value: unknown) {
+        const entry = stateEntry(key, value);
+        if ('problem' in entry) throw new NonRetryableError(entry.problem);
+        input.stateWrites.set(entry.key, entry.text);
+      },
     },
     queueWebhook(message: QueuedWebhook) {
       if (typeof message?.webhook !== 'string' || typeof message.text !== 'string') throw new NonRetryableError('ctx.queueWebhook takes { webhook: name, text }');

@@ -80,6 +80,7 @@ export async function runTry(task: TaskDefinition, ctx: TaskContext<any, any>, c
 export async function runInline(graph: DagGraph, input: TryInput, outputs: Map<string, unknown>, controller: AbortController, onLog: (line: LogLine) => void): Promise<TryOutcome> {
   const task = graph.tasks.get(input.taskId)!;
   const notifications: QueuedNotification[] = [];
+  const stateWrites = new Map<string, string | null>();
   const ctx = createTaskContext({
     ...input,
     timezone: graph.options.timezone,
@@ -88,7 +89,8 @@ export async function runInline(graph: DagGraph, input: TryInput, outputs: Map<s
     log: createTaskLogger(MAX_LOG_LINES, onLog),
     signal: controller.signal,
     notifications,
+    stateWrites,
   });
   const outcome = await runTry(task, ctx, controller);
-  return outcome.kind === 'success' ? { ...outcome, notifications } : outcome;
+  return outcome.kind === 'success' ? { ...outcome, notifications, stateWrites: [...stateWrites] } : outcome;
 }

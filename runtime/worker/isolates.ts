@@ -27,7 +27,7 @@ import { redact } from '../redact.ts';
 export const DEFAULT_MEMORY_LIMIT_MB = 2048;
 
 export type SerializedOutcome =
-  | { kind: 'success'; outputJson: string; notifications: QueuedNotification[] }
+  | { kind: 'success'; outputJson: string; notifications: QueuedNotification[]; stateWrites: [string, string | null][] }
   | { kind: 'skipped'; message: string }
   | { kind: 'failed'; error: { name: string; message: string; stack?: string }; retryable: boolean };
 
@@ -224,7 +224,7 @@ export class IsolatePool {
           // An aborted try fails with the abort's reason, whatever its code did afterwards.
           if (abortedWith) return finish(failedWith(abortedWith, true), msg.settled);
           const o = msg.outcome;
-          if (o.kind === 'success') return finish({ kind: 'success', output: JSON.parse(o.outputJson), notifications: o.notifications }, true);
+          if (o.kind === 'success') return finish({ kind: 'success', output: JSON.parse(o.outputJson), notifications: o.notifications, stateWrites: o.stateWrites }, true);
           if (o.kind === 'skipped') return finish(o, true);
           finish({ kind: 'failed', error: revive(o.error), retryable: o.retryable }, true);
         },

@@ -65,11 +65,12 @@ async function testCommand(cli: Cli, dagId: string, taskId: string, opts: ConfFl
     logs.push(l);
     if (!opts.json) process.stderr.write(`${formatLine(l)}\n`);
   });
-  // What the task queues (emails, webhook posts) is shown, not sent: nothing leaves `tasks test`.
+  // What the task queues (emails, webhook posts) and its state writes are shown, not sent or stored: nothing leaves `tasks test`.
   const queued: QueuedNotification[] = outcome.kind === 'success' ? outcome.notifications ?? [] : [];
+  const stateWrites = Object.fromEntries((outcome.kind === 'success' ? outcome.stateWrites ?? [] : []).map(([k, v]) => [k, v === null ? null : JSON.parse(v)]));
   print(Boolean(opts.json), {
     dag_id: dagId, task_id: taskId, state: outcome.kind, output: outcome.kind === 'success' ? outcome.output : null,
-    error: outcome.kind === 'failed' ? outcome.error.message : outcome.kind === 'skipped' ? outcome.message : null, logs, queued_notifications: queued,
+    error: outcome.kind === 'failed' ? outcome.error.message : outcome.kind === 'skipped' ? outcome.message : null, logs, queued_notifications: queued, state_writes: stateWrites,
   }, () =>
     outcome.kind === 'success' ? `${taskId}: success\n${JSON.stringify(outcome.output, null, 2)}` : outcome.kind === 'skipped' ? `${taskId}: skipped (${outcome.message})` : `${taskId}: failed: ${outcome.error.message}`);
   if (outcome.kind === 'failed') cli.setExit(1);
