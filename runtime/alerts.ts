@@ -14,7 +14,7 @@ import { redact, registerSecret } from './redact.ts';
 import { envUrl } from './env.ts';
 import { loadConfig } from './config.ts';
 import { WeirError, toError } from './errors.ts';
-import type { QueuedEmail } from './authoring/dag.ts';
+import type { QueuedEmail, QueuedNotification } from './authoring/dag.ts';
 
 function redactDeep(value: unknown): unknown {
   if (typeof value === 'string') return redact(value);
@@ -124,4 +124,51 @@ export async function sendWebhook(message: WebhookMessage, options: WebhookOptio
 /** The failure alert's text for a webhook: one line a channel shows well, then the error. */
 export function taskFailureText(alert: Omit<TaskFailureAlert, 'to'>): string {
   return `weir: task ${alert.dagId}.${alert.taskId} failed (run ${alert.runId}, try ${alert.tryNumber})\n${alert.error}`;
+}
+
+/** A run past its deadline, as the scheduler found it (sql/queries/missed_deadlines.sql). */
+export interface MissedDeadline {
+  dagId: string;
+  runId: string;
+  state: string;
+  deadline: Date;
+  of: 'data_interval_end' | 'created';
+  withinMs: number;
+  createdAt: Date;
+  dataIntervalEnd: Date;
+}
+
+const minutes = (ms: number) => (ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`);
+
+/** The one-line account of a missed deadline, for webhooks and the email's title. */
+export function deadlineText(m: MissedDeadline): string {
+  const ref = m.of === 'created' ? `its creation (${m.createdAt.toISOString()})` : `its data interval's end (${m.dataIntervalEnd.toISOString()})`;
+  return `weir: run ${m.runId} of ${m.dagId} missed its deadline: still ${m.state} at ${m.deadline.toISOString()}, ${minutes(m.withinMs)} after ${ref}`;
+}
+
+/** A missed deadline's alerts: an email to the DAG's recipients and a post to each of its webhooks. */
+export function deadlineNotifications(m: MissedDeadline, channels: { alertRecipients: string[]; alertWebhooks: string[] }): QueuedNotification[] {
+  const out: QueuedNotification[] = channels.alertWebhooks.map((webhook) => ({ webhook, text: deadlineText(m) }));
+  if (channels.alertRecipients.length) {
+    out.unshift({
+      to: channels.alertRecipients,
+      subject: `[weir] Deadline missed: ${m.dagId} run ${m.runId}`,
+      template: 'report',
+      context: {
+        title: `Deadline missed: ${m.dagId}`,
+        subtitle: deadlineText(m),
+        kpis: [
+          { label: 'Run', value: m.runId },
+          { label: 'State', value: m.state },
+          { label: 'Deadline', value: m.deadline.toISOString() },
+          { label: 'Within', value: `${minutes(m.withinMs)} of ${m.of === 'created' ? 'creation' : 'the data interval end'}` },
+        ],
+        tables: [],
+        charts: [],
+        dagId: m.dagId,
+        runId: m.runId,
+      },
+    });
+  }
+  return out;
 }

@@ -204,6 +204,13 @@ export interface DagOptions<S extends ParamsSchema = ParamsSchema> {
   maxActiveRuns?: number;
   /** Fail a run that has been running longer than this. */
   dagrunTimeoutMs?: number;
+  /**
+   * Deadline alerts (Airflow 3's, which replaced SLAs): a run still unfinished `withinMs`
+   * after its data interval's end (`of: 'data_interval_end'`, the default) or its creation
+   * (`of: 'created'`) sends one alert to alertRecipients and alertWebhooks, sent by the
+   * scheduler (no worker needed), and never a second one for that run. The run goes on.
+   */
+  deadline?: { withinMs: number; of?: 'data_interval_end' | 'created' };
 }
 
 export const ID_PATTERN = /^[a-z][a-z0-9_]*$/;

@@ -342,6 +342,7 @@ function checkDag(r: Reader, record: DagRecord, dagCall: TsNamespace.CallExpress
       // Read only for the checks (listing does not show them).
       endDate: optionValue('endDate'),
       dagrunTimeoutMs: optionValue('dagrunTimeoutMs'),
+      deadline: optionValue('deadline'),
       schedule: record.schedule,
       catchup: record.catchup,
     },

@@ -445,7 +445,7 @@ export async function endTries(engine: Engine, graphs: Map<string, DagGraph>, it
         continue;
       }
       if (state === 'success' && item.outcome.kind === 'success' && item.outcome.notifications?.length) {
-        await enqueueNotifications(engine, client, item, item.outcome.notifications);
+        await enqueueNotifications(engine, client, { dagId: item.dagId, runId: item.runId, taskId: item.taskId, tryNumber: item.tryNumber }, item.outcome.notifications);
       }
       // ctx.state writes land with the success, or not at all.
       if (state === 'success' && item.outcome.kind === 'success' && item.outcome.stateWrites?.length) {
@@ -488,10 +488,13 @@ export async function endTry(engine: Engine, graph: DagGraph, input: EndTryInput
  */
 const alertRetry = (engine: Engine) => ({ retryLimit: 1000, retryDelay: engine.alertRetryDelayS, retryBackoff: true, retryDelayMax: 900 });
 
-/** What a successful try queued (`ctx.queueEmail`, `ctx.queueWebhook`), on the alert queue in the transaction that records the success. */
-async function enqueueNotifications(engine: Engine, client: pg.PoolClient, item: EndTryInput & { dagId: string }, notifications: QueuedNotification[]): Promise<void> {
+/**
+ * Emails and webhook posts onto the alert queue, in the caller's transaction: what a
+ * successful try queued (`ctx.queueEmail`, `ctx.queueWebhook`), or a run's own alert (a
+ * missed deadline: no task, no try).
+ */
+export async function enqueueNotifications(engine: Engine, client: pg.PoolClient, from: { dagId: string; runId: string; taskId?: string; tryNumber?: number }, notifications: QueuedNotification[]): Promise<void> {
   await ensureQueue(engine.boss, ALERT_QUEUE);
-  const from = { dagId: item.dagId, runId: item.runId, taskId: item.taskId, tryNumber: item.tryNumber };
   for (const n of notifications) {
     const job = 'webhook' in n ? { kind: 'webhook', ...from, webhook: n.webhook, text: n.text } : { kind: 'email', ...from, email: n };
     await engine.boss.send(ALERT_QUEUE, job, { db: bossDb(client), ...alertRetry(engine) });

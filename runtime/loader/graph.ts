@@ -22,6 +22,8 @@ export interface ResolvedDagOptions {
   webhookOnFailure: boolean;
   /** undefined: runs have no time limit. */
   dagrunTimeoutMs: number | undefined;
+  /** undefined: no deadline alerts. */
+  deadline: { withinMs: number; of: 'data_interval_end' | 'created' } | undefined;
   /** The schedule, parsed and validated (`kind: 'manual'` without one). */
   timetable: Timetable;
 }
@@ -101,6 +103,7 @@ export function resolveDagOptions(dag: Dag): ResolvedDagOptions {
     alertWebhooks: o.alertWebhooks ?? [],
     webhookOnFailure: o.webhookOnFailure ?? DAG_DEFAULTS.webhookOnFailure,
     dagrunTimeoutMs: o.dagrunTimeoutMs,
+    deadline: o.deadline ? { withinMs: o.deadline.withinMs, of: o.deadline.of ?? 'data_interval_end' } : undefined,
     timetable: parseTimetable(o),
   };
 }

@@ -33,6 +33,7 @@ export interface DagShape {
     params?: unknown;
     maxActiveRuns?: unknown;
     dagrunTimeoutMs?: unknown;
+    deadline?: unknown;
     timezone?: unknown;
     startDate?: unknown;
     endDate?: unknown;
@@ -75,6 +76,12 @@ export function dagProblems(shape: DagShape): DagProblem[] {
   if (o.params !== undefined && (typeof o.params !== 'object' || o.params === null || typeof (o.params as { safeParse?: unknown }).safeParse !== 'function')) option('params', 'params must be a zod schema (z.object({...}))');
   if (o.maxActiveRuns !== undefined && !(nonNegativeInteger(o.maxActiveRuns) && (o.maxActiveRuns as number) >= 1)) option('maxActiveRuns', `maxActiveRuns must be an integer >= 1, got ${String(o.maxActiveRuns)}`);
   if (o.dagrunTimeoutMs !== undefined && !positiveNumber(o.dagrunTimeoutMs)) option('dagrunTimeoutMs', 'dagrunTimeoutMs must be a positive number of milliseconds');
+  if (o.deadline !== undefined) {
+    const dl = o.deadline as { withinMs?: unknown; of?: unknown } | null;
+    if (typeof dl !== 'object' || dl === null || !positiveNumber(dl.withinMs) || (dl.of !== undefined && dl.of !== 'data_interval_end' && dl.of !== 'created')) {
+      option('deadline', "deadline must be { withinMs: a positive number of milliseconds, of: 'data_interval_end' (default) or 'created' }");
+    }
+  }
   if (o.timezone !== undefined && !(typeof o.timezone === 'string' && DateTime.now().setZone(o.timezone).isValid)) option('timezone', `timezone "${String(o.timezone)}" is not an IANA time zone (e.g. "Europe/Berlin")`);
   for (const name of ['startDate', 'endDate'] as const) {
     const value = o[name];

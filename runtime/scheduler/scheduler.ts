@@ -15,7 +15,10 @@ import { DateTime } from 'luxon';
 import type { LoadedDags } from '../loader/loader.ts';
 import { DagWatcher } from '../loader/watcher.ts';
 import type { DagGraph } from '../loader/graph.ts';
-import { cancelRun, createRuns, type Engine } from '../engine/runs.ts';
+import { cancelRun, createRuns, enqueueNotifications, type Engine } from '../engine/runs.ts';
+import { withTransaction } from '../engine/transaction.ts';
+import { deadlineNotifications } from '../alerts.ts';
+import { RUN_UNFINISHED, stateList } from '../states.ts';
 import { validateParams } from '../engine/params.ts';
 import { sql } from '../database/sql.ts';
 import { logger } from '../log.ts';
@@ -157,6 +160,7 @@ export class Scheduler {
     this.timer = setInterval(() => {
       for (const id of this.dagIds) void this.tick(id);
       void this.enforceRunTimeouts();
+      void this.checkDeadlines().catch((err) => logger.warn({ err: toError(err).message }, 'checking deadlines failed; the next safety tick tries again'));
       void this.heartbeat();
     }, this.safetyTickMs);
     logger.info({ dags: this.dagIds }, 'scheduler started');
@@ -268,6 +272,32 @@ export class Scheduler {
       bree.off('worker created', onCreated);
     }
     return firedAt;
+  }
+
+  /**
+   * Deadline alerts: each unfinished run past its DAG's deadline is marked alerted and its
+   * alerts queued in one transaction, so one alert per run whichever scheduler finds it
+   * first; this process's alerter sends them, with or without workers. Returns the runs.
+   */
+  async checkDeadlines(): Promise<string[]> {
+    const alerted: string[] = [];
+    for (const graph of this.dags.dags.values()) {
+      const dl = graph.options.deadline;
+      if (!dl) continue;
+      const dagId = graph.dag.id;
+      await withTransaction(this.engine.pool, async (client) => {
+        const { rows } = await client.query<{ run_id: string; state: string; deadline: Date; created_at: Date; data_interval_end: Date }>(
+          sql('missed_deadlines'), [dagId, dl.withinMs, dl.of, stateList(RUN_UNFINISHED)]);
+        for (const r of rows) {
+          const missed = { dagId, runId: r.run_id, state: r.state, deadline: r.deadline, of: dl.of, withinMs: dl.withinMs, createdAt: r.created_at, dataIntervalEnd: r.data_interval_end };
+          const alerts = deadlineNotifications(missed, graph.options);
+          if (alerts.length) await enqueueNotifications(this.engine, client, { dagId, runId: r.run_id }, alerts);
+          logger.warn({ dag_id: dagId, run_id: r.run_id, deadline: r.deadline, alerts: alerts.length }, alerts.length ? 'run missed its deadline: alert queued' : 'run missed its deadline (the DAG has no alertRecipients or alertWebhooks)');
+          alerted.push(r.run_id);
+        }
+      });
+    }
+    return alerted;
   }
 
   /** dagrunTimeoutMs: a run running longer fails, and its tasks are aborted. */

@@ -25,9 +25,10 @@ export type AlertJob =
     logTail: LogLine[];
     recipients: string[];
   }
-  | { kind: 'email'; dagId: string; runId: string; taskId: string; tryNumber: number; email: QueuedEmail }
+  // taskId and tryNumber are absent for a run's own alerts (a missed deadline).
+  | { kind: 'email'; dagId: string; runId: string; taskId?: string; tryNumber?: number; email: QueuedEmail }
   | { kind: 'webhook_failure'; webhook: string; dagId: string; runId: string; taskId: string; tryNumber: number; error: string | null }
-  | { kind: 'webhook'; webhook: string; text: string; dagId: string; runId: string; taskId: string; tryNumber: number };
+  | { kind: 'webhook'; webhook: string; text: string; dagId: string; runId: string; taskId?: string; tryNumber?: number };
 
 /** Emits `alert:sent` ({ kind, dag_id, run_id, task_id, transport, files }) for each alert sent. */
 export class Alerter extends EventEmitter {

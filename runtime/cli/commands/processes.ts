@@ -64,8 +64,15 @@ async function schedulerCommand(cli: Cli): Promise<void> {
   await reportConnectionBudget(engine.pool, 'scheduler', { pool: engine.pool.options.max ?? 10, 'pg-boss': 4, LISTEN: 1 });
   const { Scheduler } = await import('../../scheduler/scheduler.ts');
   const scheduler = new Scheduler(engine, loaded);
+  // The scheduler sends the alerts it queues (missed deadlines) itself: no worker needed.
+  const { Alerter } = await import('../../worker/alerter.ts');
+  const alerter = new Alerter(engine.boss);
+  await alerter.start();
   await scheduler.start();
-  await waitForSignal(() => scheduler.stop());
+  await waitForSignal(async () => {
+    await scheduler.stop();
+    await alerter.stop();
+  });
 }
 
 async function standaloneCommand(cli: Cli, opts: { concurrency?: number }): Promise<void> {
