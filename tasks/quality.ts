@@ -26,6 +26,7 @@
  */
 import pg from 'pg';
 import { NonRetryableError } from '../runtime/errors.ts';
+import type { TaskContext } from '../runtime/authoring/dag.ts';
 import { sql } from '../runtime/database/sql.ts';
 import { qualifiedName, withWeirDatabase } from './postgres.ts';
 
@@ -200,10 +201,115 @@ export async function runChecks(db: pg.Pool | pg.ClientBase, target: CheckTarget
   return { checks: outcomes, passed: outcomes.length - failed.length - warned.length, warned: warned.length, failed: 0, summary };
 }
 
-async function recordResults(target: CheckTarget, outcomes: CheckOutcome[], resultsDb?: pg.Pool): Promise<void> {
+/** `positions`: where each outcome is kept in the try's results (runChecks: 1…n). */
+async function recordResults(target: CheckTarget, outcomes: CheckOutcome[], resultsDb?: pg.Pool, positions = outcomes.map((_, i) => i + 1)): Promise<void> {
   await withWeirDatabase('checks', (pool) => pool.query(sql('record_check_results'), [
     target.runId, target.taskId, target.tryNumber,
-    outcomes.map((_, i) => i + 1), outcomes.map((o) => o.name), outcomes.map((o) => o.severity), outcomes.map((o) => o.passed),
+    positions, outcomes.map((o) => o.name), outcomes.map((o) => o.severity), outcomes.map((o) => o.passed),
     outcomes.map((o) => o.failing), outcomes.map((o) => JSON.stringify(o.sample)),
   ]), resultsDb);
+}
+
+/** A volume check: this interval's count against the rolling median of the last successful runs. */
+export interface VolumeOptions {
+  /** What is counted, for messages and the state key (`volume:<name>`): `events loaded`. */
+  name: string;
+  /** This interval's count. */
+  count: number;
+  /** How many earlier successful runs make the baseline. Default 10. */
+  window?: number;
+  /** Below this many earlier counts the check only learns (passes). Default 3. */
+  minHistory?: number;
+  /** The band around the median: alert below `below` × median or above `above` × median. Defaults 0.5 and 2. */
+  below?: number;
+  above?: number;
+  /** `warn` (default): the task passes and the alert goes out; `error`: the task fails for good. */
+  severity?: Severity;
+  /** Where the alert goes (queued with the try's success; an `error` failure goes through the DAG's failure alerts instead). */
+  alert?: { to?: string[]; webhook?: string };
+}
+
+export interface VolumeOutcome {
+  name: string;
+  count: number;
+  /** null while learning (fewer than minHistory earlier counts). */
+  median: number | null;
+  lower: number | null;
+  upper: number | null;
+  history: number[];
+  passed: boolean;
+  /** One line with the numbers: `events loaded: 120 is below 500 (0.5 × the median 1,000 of the last 10 runs)`. */
+  message: string;
+}
+
+export const VOLUME_DEFAULTS = { window: 10, minHistory: 3, below: 0.5, above: 2 } as const;
+
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+const n = (v: number) => v.toLocaleString('en-US', { maximumFractionDigits: 2 });
+/** Where a volume check keeps its result among the try's: after runChecks' 1…n, by name. */
+const volumePosition = (name: string) => 1000 + ([...name].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % 9000);
+
+/**
+ * Compare `count` with the median of the counts of the last `window` successful runs
+ * (kept in the DAG's state, written with this try's success: a failed try leaves the
+ * baseline alone). Outside [below × median, above × median]: alert with the numbers
+ * (`alert`), log a warning, and with `severity: 'error'` fail the task for good. The
+ * result is stored with the try's check results (`weir tasks checks`, `weir runs show`).
+ */
+export async function checkVolume(ctx: Pick<TaskContext, 'runId' | 'taskId' | 'tryNumber' | 'dagId' | 'state' | 'log' | 'queueEmail' | 'queueWebhook'>, options: VolumeOptions, db: { resultsDb?: pg.Pool } = {}): Promise<VolumeOutcome> {
+  const o = { ...VOLUME_DEFAULTS, severity: 'warn' as Severity, ...options };
+  if (!Number.isFinite(o.count) || o.count < 0) throw new NonRetryableError(`volume check "${o.name}": count must be a number >= 0, got ${o.count}`);
+  const key = `volume:${o.name}`;
+  const history = ((await ctx.state.get<number[]>(key)) ?? []).slice(-o.window);
+  let outcome: VolumeOutcome;
+  if (history.length < o.minHistory) {
+    outcome = { name: o.name, count: o.count, median: null, lower: null, upper: null, history, passed: true, message: `${o.name}: ${n(o.count)} (learning: ${history.length} of ${o.minHistory} earlier runs)` };
+  } else {
+    const m = median(history);
+    const lower = o.below * m;
+    const upper = o.above * m;
+    const basis = `the median ${n(m)} of the last ${history.length} runs`;
+    const passed = o.count >= lower && o.count <= upper;
+    const message = passed
+      ? `${o.name}: ${n(o.count)} is within [${n(lower)}, ${n(upper)}] (${o.below}–${o.above} × ${basis})`
+      : o.count < lower ? `${o.name}: ${n(o.count)} is below ${n(lower)} (${o.below} × ${basis})` : `${o.name}: ${n(o.count)} is above ${n(upper)} (${o.above} × ${basis})`;
+    outcome = { name: o.name, count: o.count, median: m, lower, upper, history, passed, message };
+  }
+  const sample = [{ count: outcome.count, median: outcome.median, lower: outcome.lower, upper: outcome.upper, history }];
+  await recordResults(ctx, [{ name: `volume of ${o.name}`, severity: o.severity, passed: outcome.passed, failing: outcome.passed ? 0 : 1, sample }], db.resultsDb, [volumePosition(o.name)]);
+  if (outcome.passed) {
+    ctx.state.set(key, [...history, o.count].slice(-o.window));
+    return outcome;
+  }
+  ctx.log.warn(`volume check: ${outcome.message}`, sample[0]);
+  if (o.severity === 'error') throw new NonRetryableError(`volume check failed: ${outcome.message}`);
+  // A warned count still joins the baseline: a lasting change becomes the new normal.
+  ctx.state.set(key, [...history, o.count].slice(-o.window));
+  const text = `weir: ${ctx.dagId} run ${ctx.runId}: volume alert: ${outcome.message}`;
+  if (o.alert?.webhook) ctx.queueWebhook({ webhook: o.alert.webhook, text });
+  if (o.alert?.to?.length) {
+    ctx.queueEmail({
+      to: o.alert.to,
+      subject: `[weir] Volume alert: ${o.name} in ${ctx.dagId}`,
+      template: 'report',
+      context: {
+        title: `Volume alert: ${o.name}`,
+        subtitle: outcome.message,
+        kpis: [
+          { label: 'This run', value: n(outcome.count) },
+          { label: 'Median', value: n(outcome.median!) },
+          { label: 'Band', value: `[${n(outcome.lower!)}, ${n(outcome.upper!)}]` },
+        ],
+        tables: [{ title: 'Earlier runs', columns: ['#', 'Count'], rows: history.map((c, i) => [i + 1, n(c)]) }],
+        charts: [],
+        dagId: ctx.dagId,
+        runId: ctx.runId,
+      },
+    });
+  }
+  return outcome;
 }
