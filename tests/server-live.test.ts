@@ -13,6 +13,8 @@ import { startServer, type RunningServer } from '../runtime/server/serve.ts';
 import { serverBanner } from '../runtime/cli/commands/server.ts';
 import { createToken } from '../runtime/server/tokens.ts';
 import { Worker } from '../runtime/worker/worker.ts';
+import { enqueueNotifications } from '../runtime/engine/runs.ts';
+import { withTransaction } from '../runtime/engine/transaction.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { ROOT } from './support/cli.ts';
 
@@ -153,5 +155,12 @@ test('/metrics: runs and tries counted by DAG and state, durations and queue wai
   expect(value(text, 'weir_task_duration_seconds_count{dag_id="greet"}')).toBeGreaterThanOrEqual(2);
   expect(text).toMatch(/^weir_queue_wait_seconds_count\{dag_id="greet"\} \d+$/m);
   expect(value(text, 'weir_workers_alive')).toBeGreaterThanOrEqual(1);
+  // Alerts by outcome, read from the alert queue: one queued now, with no alerter running, is pending.
+  const pendingBefore = value(text, 'weir_alerts{outcome="pending"}');
+  expect(text).toMatch(/^weir_alerts\{outcome="sent"\} \d+$/m);
+  const engine = await session.engine();
+  await withTransaction(engine.pool, (client) => enqueueNotifications(engine, client, { dagId: 'greet', runId }, [{ webhook: 'ops', text: 'metrics test' }]));
+  const after = await (await fetch(`${server.url}metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+  expect(value(after, 'weir_alerts{outcome="pending"}')).toBe(pendingBefore + 1);
   expect((await fetch(`${server.url}metrics`)).status).toBe(401);
 });

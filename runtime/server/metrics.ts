@@ -1,13 +1,14 @@
 /**
  * Prometheus metrics at `/metrics` (prom-client), for SLIs: runs and tries by DAG and final
  * state, task durations, queue wait (queued → running), scheduler delay (a scheduled run's
- * interval end → its creation), workers alive. Counters and histograms are fed by the live
+ * interval end → its creation), workers alive, alerts by outcome. Counters and histograms are fed by the live
  * event hub, so they count what happened while this server ran (Prometheus' `rate()` and
  * `increase()` handle restarts); gauges are read from the database at each scrape.
  */
 import client from 'prom-client';
 import type pg from 'pg';
 import { sql } from '../database/sql.ts';
+import { ALERT_QUEUE } from '../queue.ts';
 import { listWorkers } from '../read/runs.ts';
 import type { LoadedDags } from '../loader/loader.ts';
 import type { EventHub, WeirEvent } from './events.ts';
@@ -32,6 +33,15 @@ export class Metrics {
       name: 'weir_workers_alive', help: 'Workers whose heartbeat is current', registers: [this.registry],
       async collect() {
         this.set((await listWorkers(pool, 1000)).filter((w) => w.status === 'alive').length);
+      },
+    });
+    new client.Gauge({
+      name: 'weir_alerts', help: 'Alerts (failure alerts, queued emails and webhook posts, deadline and volume alerts) by outcome over the alert queue\'s 7-day retention: sent, retrying, failed, pending', labelNames: ['outcome'], registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const outcome of ['sent', 'retrying', 'failed', 'pending']) this.set({ outcome }, 0);
+        const { rows } = await pool.query<{ outcome: string; n: number }>(sql('alert_counts'), [ALERT_QUEUE]);
+        for (const r of rows) this.set({ outcome: r.outcome }, r.n);
       },
     });
     new client.Gauge({
