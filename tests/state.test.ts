@@ -32,6 +32,8 @@ function watermarkDag(id: string, options: { catchup: boolean }) {
 
 const latest = watermarkDag('every3_latest', { catchup: false });
 const catching = watermarkDag('every3_catchup', { catchup: true });
+const startsPaused = dag({ id: 'starts_paused', schedule: '*/3 * * * *', startDate: '2026-06-01', catchup: false, pausedOnCreation: true });
+startsPaused.task({ id: 't' }, () => 1);
 const strict = dag({ id: 'state_errors', params: z.object({ what: z.enum(['key', 'nul', 'big', 'cycle', 'fn']) }) });
 strict.task({ id: 't', retries: 2 }, (ctx) => {
   const cyclic: Record<string, unknown> = {};
@@ -47,7 +49,7 @@ const now = () => clock;
 const saved = { ...process.env };
 
 beforeAll(async () => {
-  te = await startTestEngine([latest, catching, strict], { worker: false });
+  te = await startTestEngine([latest, catching, strict, startsPaused], { worker: false });
   process.env.WEIR_DATABASE_URL = te.testDb.url;
   await te.startWorker();
 });
@@ -145,3 +147,24 @@ test('weir state list, get, set and delete; bad JSON, unknown keys and unknown D
   expect([deleted.code, deleted.stdout.trim()]).toEqual([0, 'deleted greet cursor']);
   expect((await runWeir(['state', 'list', 'greet'], env)).stdout.trim()).toBe('DAG greet has no state');
 }, 60_000);
+
+test('pausedOnCreation: a new DAG registers paused and gets no runs until unpaused', async () => {
+  const s = new Scheduler(te.engine, te.dags, { now, safetyTickMs: 3_600_000 });
+  await s.start();
+  try {
+    await s.tick('starts_paused');
+    const paused = async () => (await te.db.pool.query("SELECT is_paused FROM weir.dag WHERE dag_id = 'starts_paused'")).rows[0]?.is_paused;
+    expect(await paused()).toBe(true);
+    expect(await runsOf('starts_paused')).toHaveLength(0);
+    await te.db.pool.query("UPDATE weir.dag SET is_paused = false WHERE dag_id = 'starts_paused'");
+    await s.tick('starts_paused');
+    expect(await runsOf('starts_paused')).toHaveLength(1);
+    // Registering again (a restart) keeps the state it has.
+    const again = new Scheduler(te.engine, te.dags, { now, safetyTickMs: 3_600_000 });
+    await again.start();
+    await again.stop();
+    expect(await paused()).toBe(false);
+  } finally {
+    await s.stop();
+  }
+});

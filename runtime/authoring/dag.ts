@@ -202,6 +202,11 @@ export interface DagOptions<S extends ParamsSchema = ParamsSchema> {
   catchup?: boolean;
   /** Default 16. */
   maxActiveRuns?: number;
+  /**
+   * Start paused the first time a scheduler sees this DAG (Airflow's is_paused_upon_creation):
+   * for a DAG that needs something running first. `weir dags unpause` starts it. Default false.
+   */
+  pausedOnCreation?: boolean;
   /** Fail a run that has been running longer than this. */
   dagrunTimeoutMs?: number;
   /**

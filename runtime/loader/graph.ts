@@ -22,6 +22,8 @@ export interface ResolvedDagOptions {
   webhookOnFailure: boolean;
   /** undefined: runs have no time limit. */
   dagrunTimeoutMs: number | undefined;
+  /** A new DAG's first registration is paused. Default false. */
+  pausedOnCreation: boolean;
   /** undefined: no deadline alerts. */
   deadline: { withinMs: number; of: 'data_interval_end' | 'created' } | undefined;
   /** The schedule, parsed and validated (`kind: 'manual'` without one). */
@@ -103,6 +105,7 @@ export function resolveDagOptions(dag: Dag): ResolvedDagOptions {
     alertWebhooks: o.alertWebhooks ?? [],
     webhookOnFailure: o.webhookOnFailure ?? DAG_DEFAULTS.webhookOnFailure,
     dagrunTimeoutMs: o.dagrunTimeoutMs,
+    pausedOnCreation: o.pausedOnCreation ?? false,
     deadline: o.deadline ? { withinMs: o.deadline.withinMs, of: o.deadline.of ?? 'data_interval_end' } : undefined,
     timetable: parseTimetable(o),
   };

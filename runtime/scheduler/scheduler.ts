@@ -124,7 +124,7 @@ export class Scheduler {
       await this.bree.add(start.map((id) => this.breeJob(id)));
       for (const id of start) await this.bree.start(id);
     }
-    await this.engine.pool.query(sql('register_dags'), [this.dagIds]);
+    await this.register(this.dagIds);
     logger.info({ dags: this.dagIds, started: start, stopped: stop }, 'scheduler reloaded DAG files');
     await Promise.all(this.dagIds.map((id) => this.tick(id)));
   }
@@ -144,7 +144,7 @@ export class Scheduler {
   async start(): Promise<void> {
     if (this.state !== 'idle') return;
     this.state = 'running';
-    await this.engine.pool.query(sql('register_dags'), [[...this.scheduled.keys()]]);
+    await this.register([...this.scheduled.keys()]);
     await this.listen();
     // Catch up first: whatever came due while no scheduler ran.
     await Promise.all(this.dagIds.map((id) => this.tick(id)));
@@ -164,6 +164,11 @@ export class Scheduler {
       void this.heartbeat();
     }, this.safetyTickMs);
     logger.info({ dags: this.dagIds }, 'scheduler started');
+  }
+
+  /** A row per scheduled DAG; a new one paused when its DAG says pausedOnCreation. */
+  private async register(ids: string[]): Promise<void> {
+    await this.engine.pool.query(sql('register_dags'), [ids, ids.map((id) => this.scheduled.get(id)?.graph.options.pausedOnCreation ?? false)]);
   }
 
   /** This scheduler's heartbeat row (health reports read it); a missed beat is only logged. */
