@@ -110,4 +110,15 @@ d.task({ id: 'volume', upstream: [ingest], description: 'new messages against th
   return checkVolume(ctx, { name: 'messages loaded', count: loaded, alert: { webhook: 'events_ops', to: ctx.params.recipients } });
 });
 
+// GET /api/v1/<message id>: one stored message, read back (weir's server, a viewer token).
+d.route({
+  path: '/api/v1/:id',
+  params: z.object({ id: z.string().regex(/^[1-9][0-9]{0,18}$/, 'a message id is a positive whole number') }),
+  sql: 'warehouse/events/message_by_id.sql',
+  args: ['id'],
+  returns: 'one',
+  notFound: 'no message with that id',
+  description: 'one message loaded by events_every_3_min',
+});
+
 export default d;

@@ -12,6 +12,8 @@ export type {
   OutputOf,
   LogLine,
   QueuedEmail,
+  DagState,
+  RouteDefinition,
 } from './authoring/dag.ts';
 export { NonRetryableError, SkipTask, WeirError } from './errors.ts';
 export { TriggerRule, TaskState, RunState } from './states.ts';

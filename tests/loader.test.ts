@@ -80,3 +80,17 @@ test('a schedule that cannot fire is refused with the DAG (the scheduler used to
   expect(problems('@once')).toEqual(['sched.ts: DAG "sched": schedule "@once" needs a startDate: its single run has that logical date']);
   expect(problems('30 6 * * *', { timezone: 'Europe/Berlin' })).toEqual([]);
 });
+
+test('a route under weir\'s own paths, or naming params it does not declare, is a DAG problem', async () => {
+  const { z } = await import('../runtime/index.ts');
+  const d = dag({ id: 'routes_bad' });
+  d.task({ id: 't' }, () => 1);
+  d.route({ path: '/api/v2/dags/:id', params: z.object({ id: z.string() }), sql: 'x.sql', args: ['id'] });
+  d.route({ path: '/api/v1/:key', params: z.object({ id: z.string() }), sql: 'x.sql', args: ['nope'] });
+  const problems = validateDag(d, 'routes.ts');
+  expect(problems).toEqual([
+    'routes.ts: DAG "routes_bad" route "/api/v2/dags/:id": path must start with /api/ (not /api/v2/ or /api/weir/, which are weir\'s) and hold only letters, digits, _, -, / and :param segments',
+    'routes.ts: DAG "routes_bad" route "/api/v1/:key": args names "nope", which is not one of the params',
+    'routes.ts: DAG "routes_bad" route "/api/v1/:key": path segment :key is not one of the params',
+  ]);
+});

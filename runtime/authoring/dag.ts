@@ -239,6 +239,29 @@ type Resolved<U> = U extends readonly (infer E)[] ? (E extends TaskRef<any, stri
 
 const DAG_BRAND = Symbol.for('weir.dag');
 
+/**
+ * A read-only endpoint a DAG serves from its data on weir's server (`d.route`): GET `path`
+ * (`:name` segments are params), its path and query params checked by `params` (a bad one
+ * is a 400 naming it), answered by a parameterised SQL file on a named connection, with
+ * the server's auth (a viewer token). `args` are the params bound as $1, $2, ….
+ */
+export interface RouteDefinition {
+  /** Under `/api/`, not `/api/v2/` or `/api/weir/` (weir's own): `/api/v1/events/:id`. */
+  path: string;
+  /** zod object schema of the path and query params (strings; use z.coerce for numbers). */
+  params: ParamsSchema & { safeParse(value: unknown): { success: boolean; data?: unknown; error?: { issues: { path: PropertyKey[]; message: string }[] } } };
+  /** A file in weir's `sql/` (`'warehouse/events/message_by_id.sql'`) or a file URL beside the DAG. */
+  sql: string | URL;
+  /** Param names bound as $1, $2, … in that order. */
+  args: readonly string[];
+  /** `one`: the first row, or 404 when there is none (`notFound` says what); `many`: `{ rows }`. Default `many`. */
+  returns?: 'one' | 'many';
+  notFound?: string;
+  /** Named connection (`WEIR_CONN_<NAME>`, default weir's own database). Default `warehouse`. */
+  connection?: string;
+  description?: string;
+}
+
 /** A DAG under construction; the default export of a DAG file. */
 export class Dag<S extends ParamsSchema = ParamsSchema> {
   readonly [DAG_BRAND] = true;
@@ -247,6 +270,8 @@ export class Dag<S extends ParamsSchema = ParamsSchema> {
   readonly tasks = new Map<string, TaskDefinition>();
   /** Ids declared more than once, for validation. */
   readonly duplicateTaskIds: string[] = [];
+  /** Read-only endpoints this DAG serves (`route`). */
+  readonly routes: RouteDefinition[] = [];
 
   constructor(options: DagOptions<S>) {
     this.id = options.id;
@@ -287,6 +312,11 @@ export class Dag<S extends ParamsSchema = ParamsSchema> {
     if (this.tasks.has(options.id)) this.duplicateTaskIds.push(options.id);
     else this.tasks.set(options.id, definition);
     return { id: options.id, dagId: this.id } as TaskRef<Awaited<R>, Id>;
+  }
+
+  /** Serve a read-only endpoint from this DAG's data (see RouteDefinition). */
+  route(definition: RouteDefinition): void {
+    this.routes.push(definition);
   }
 }
 

@@ -2,7 +2,7 @@
  * Validation of a declared DAG and the resolved graph the engine runs on.
  * Every problem is collected (not just the first), each naming file and task.
  */
-import { DAG_DEFAULTS, type Dag, type TaskDefinition } from '../authoring/dag.ts';
+import { DAG_DEFAULTS, type Dag, type RouteDefinition, type TaskDefinition } from '../authoring/dag.ts';
 import { parseTimetable, type Timetable } from '../schedule/timetable.ts';
 import { dagProblems, findCycle, type DagShape } from './rules.ts';
 
@@ -59,7 +59,20 @@ export function validateDag(dag: Dag, file: string): string[] {
     ],
     complete: true,
   };
-  return dagProblems(shape).map((p) => `${file}: DAG "${String(dag.id)}"${p.task !== undefined ? ` task "${p.task}"` : ''}: ${p.message}`);
+  const routes = (dag.routes ?? []).flatMap((r) => routeProblems(r).map((m) => `${file}: DAG "${String(dag.id)}" route "${String(r.path)}": ${m}`));
+  return [...dagProblems(shape).map((p) => `${file}: DAG "${String(dag.id)}"${p.task !== undefined ? ` task "${p.task}"` : ''}: ${p.message}`), ...routes];
+}
+
+/** What is wrong with a declared route (`d.route`), if anything. */
+export function routeProblems(r: RouteDefinition): string[] {
+  const out: string[] = [];
+  if (typeof r.path !== 'string' || !/^\/api\/[A-Za-z0-9_\-/:]+$/.test(r.path) || /^\/api\/(v2|weir)(\/|$)/.test(r.path)) out.push('path must start with /api/ (not /api/v2/ or /api/weir/, which are weir\'s) and hold only letters, digits, _, -, / and :param segments');
+  if (!r.params || typeof (r.params as { safeParse?: unknown }).safeParse !== 'function') out.push('params must be a zod object schema');
+  const shape = (r.params as { shape?: Record<string, unknown> } | undefined)?.shape;
+  for (const a of r.args ?? []) if (shape && !(a in shape)) out.push(`args names "${a}", which is not one of the params`);
+  for (const seg of (typeof r.path === 'string' ? r.path : '').split('/').filter((x) => x.startsWith(':'))) if (shape && !(seg.slice(1) in shape)) out.push(`path segment ${seg} is not one of the params`);
+  if (r.returns !== undefined && r.returns !== 'one' && r.returns !== 'many') out.push("returns must be 'one' or 'many'");
+  return out;
 }
 
 export { findCycle };

@@ -17,6 +17,7 @@ import { createToken, isAdminSecret, revokeToken, SESSION_SECONDS, verifyToken }
 import type { EventHub } from './events.ts';
 import type { Metrics } from './metrics.ts';
 import { registerEvents } from './events.ts';
+import { registerUserRoutes } from './api/user-routes.ts';
 import { registerUi } from './ui/routes.ts';
 import { errorPage } from './ui/layout.ts';
 
@@ -110,6 +111,7 @@ export function buildApp(deps: AppDeps): OpenAPIHono<ServerEnv> {
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'HTTPBearer', { type: 'http', scheme: 'bearer' });
   registerEvents(app, deps.events);
+  registerUserRoutes(app, deps);
   // Prometheus scrapes with a viewer token (`authorization: Bearer …` in its scrape config).
   app.get('/metrics', async (c) => (deps.metrics ? c.body(await deps.metrics.text(), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }) : c.notFound()));
   registerUi(app, deps);
