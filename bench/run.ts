@@ -336,6 +336,9 @@ if (isMain) {
   log('sales_daily: 1,000,000 sales rows end to end, three runs');
   const { benchSales } = await import('./sales.ts');
   Object.assign(results, await benchSales((await ensureEmbeddedPostgres(process.env.WEIR_HOME ?? path.join(root, '.weir'))).url, log));
+  log('events_every_3_min: 1,000 messages/s through 3-minute runs, 15 simulated minutes');
+  const { benchEvents } = await import('./events.ts');
+  Object.assign(results, await benchEvents((await ensureEmbeddedPostgres(process.env.WEIR_HOME ?? path.join(root, '.weir'))).url, log));
   log('discovery: 500 DAG files (dags list cold/warm, dags validate)');
   const { benchDiscovery } = await import('./discovery.ts');
   Object.assign(results, await benchDiscovery());

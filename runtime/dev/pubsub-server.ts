@@ -46,8 +46,8 @@ interface Message {
 
 export interface PubSubServer {
   url: string;
-  /** Publish `count` messages now; returns their ids. */
-  publish(count: number): string[];
+  /** Publish `count` messages now (or stamped `publishTime(i)`, for a simulated clock); returns their ids. */
+  publish(count: number, publishTime?: (i: number) => Date): string[];
   setRate(perMinute: number): void;
   stats(): { published: number; acked: number; outstanding: number; deliveries: number; duplicatesQueued: number };
   close(): Promise<void>;
@@ -68,12 +68,12 @@ export async function startPubSubServer(options: PubSubOptions = {}): Promise<Pu
   let ackSeq = 0;
   let duplicateCounter = 0;
 
-  const publish = (count: number) => {
+  const publish = (count: number, publishTime?: (i: number) => Date) => {
     const ids: string[] = [];
     for (let i = 0; i < count; i++) {
       seq++;
       const id = String(seq);
-      pending.set(id, { id, publishTime: new Date().toISOString(), data: Buffer.from(JSON.stringify(payload(seq))).toString('base64'), leasedUntil: 0, ackId: null });
+      pending.set(id, { id, publishTime: (publishTime ? publishTime(i) : new Date()).toISOString(), data: Buffer.from(JSON.stringify(payload(seq))).toString('base64'), leasedUntil: 0, ackId: null });
       ids.push(id);
     }
     return ids;
