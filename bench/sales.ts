@@ -9,17 +9,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureEmbeddedPostgres } from '../runtime/database/embedded.ts';
-import { openDatabaseUrl } from '../runtime/database/connect.ts';
-import { startBoss } from '../runtime/queue.ts';
-import { loadDagsFolder } from '../runtime/loader/loader.ts';
-import { createRun } from '../runtime/engine/runs.ts';
-import { validateParams } from '../runtime/engine/params.ts';
 import { generateSales, type SalesManifest } from '../runtime/dev/sales-data.ts';
-import { freshDatabase, startWorker, stopWorker } from './support.ts';
+import { pipelineBench, runPartAlone } from './support.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..');
 const ORDERS = Number(process.env.WEIR_BENCH_SALES_ORDERS ?? 1_000_000);
 const STAGES = ['ingest', 'clean', 'transform', 'load', 'quality', 'summary', 'notify'] as const;
 
@@ -38,47 +31,25 @@ function dataset(log: (m: string) => void): string {
 export async function benchSales(adminUrl: string, log: (m: string) => void, runs = 3): Promise<Record<string, number>> {
   const folder = dataset(log);
   const bytes = fs.statSync(path.join(folder, 'sales.csv')).size;
-  const url = await freshDatabase(adminUrl, 'weir_bench_sales');
-  const db = await openDatabaseUrl(url, { migrate: true });
-  const boss = await startBoss(url, { supervise: false });
-  const home = fs.mkdtempSync(path.join(root, 'bench', 'tmp', 'sales-home-'));
-  const worker = await startWorker(url, 4, { dagsFolder: path.join(root, 'dags'), env: { WEIR_HOME: home, WEIR_CONN_WAREHOUSE: url } });
+  const bench = await pipelineBench(adminUrl, 'weir_bench_sales');
   const results: Record<string, number> = {};
   try {
-    const graph = (await loadDagsFolder(path.join(root, 'dags'))).dags.get('sales_daily')!;
-    const engine = { pool: db.pool, boss, alertRetryDelayS: 5 };
     for (let i = 0; i < runs; i++) {
-      const at = new Date();
-      const created = await createRun(engine, graph, { runType: 'manual', conf: validateParams(graph.dag, { dataset: folder, date: '2024-06-30' }), logicalDate: at, dataIntervalStart: at, dataIntervalEnd: at });
-      const runId = created!.runId;
-      let state = 'queued';
-      while (!['success', 'failed'].includes(state)) {
-        await new Promise((r) => setTimeout(r, 200));
-        state = (await db.pool.query<{ state: string }>('SELECT state FROM weir.dag_run WHERE run_id = $1', [runId])).rows[0]!.state;
-      }
-      if (state !== 'success') throw new Error(`sales_daily run ${runId} ended ${state}`);
-      const { rows } = await db.pool.query<{ task_id: string; duration_ms: number }>('SELECT task_id, duration_ms FROM weir.task_instance WHERE run_id = $1', [runId]);
-      const { rows: run } = await db.pool.query<{ ms: number }>('SELECT extract(epoch FROM end_date - start_date) * 1000 AS ms FROM weir.dag_run WHERE run_id = $1', [runId]);
+      const { runId } = await bench.run('sales_daily', { dataset: folder, date: '2024-06-30' });
+      const { rows } = await bench.pool.query<{ task_id: string; duration_ms: number }>('SELECT task_id, duration_ms FROM weir.task_instance WHERE run_id = $1', [runId]);
+      const { rows: run } = await bench.pool.query<{ ms: number }>('SELECT extract(epoch FROM end_date - start_date) * 1000 AS ms FROM weir.dag_run WHERE run_id = $1', [runId]);
       const by = Object.fromEntries(rows.map((r) => [r.task_id, r.duration_ms]));
       const label = i === 0 ? 'first' : `again${i}`;
       for (const s of STAGES) results[`sales_1m_${label}_${s}_s`] = Math.round(by[s]! / 10) / 100;
       results[`sales_1m_${label}_run_s`] = Math.round(Number(run[0]!.ms) / 10) / 100;
       log(`sales_daily over ${ORDERS} rows (${(bytes / 1e6).toFixed(0)} MB), run ${i + 1}: ${STAGES.map((s) => `${s} ${(by[s]! / 1000).toFixed(2)} s`).join(', ')}; run ${(Number(run[0]!.ms) / 1000).toFixed(2)} s`);
     }
-    const { rows } = await db.pool.query<{ n: string }>('SELECT count(*)::text AS n FROM sales.orders');
+    const { rows } = await bench.pool.query<{ n: string }>('SELECT count(*)::text AS n FROM sales.orders');
     results.sales_1m_orders_loaded = Number(rows[0]!.n);
   } finally {
-    await stopWorker(worker);
-    await boss.stop({ graceful: false, close: true });
-    await db.close();
-    fs.rmSync(home, { recursive: true, force: true });
+    await bench.close();
   }
   return results;
 }
 
-const isMain = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (isMain) {
-  const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
-  const { url } = await ensureEmbeddedPostgres(process.env.WEIR_HOME ?? path.join(root, '.weir'));
-  process.stdout.write(`${JSON.stringify(await benchSales(url, log))}\n`);
-}
+await runPartAlone(import.meta.url, benchSales);

@@ -53,3 +53,54 @@ export async function stopWorker(worker: ChildProcess): Promise<void> {
   await new Promise((r) => worker.once('exit', r));
 }
 
+
+/**
+ * One of the repository's pipelines (dags/) on a fresh database with one `weir worker`
+ * (4 slots, the warehouse in the same database): what bench/sales.ts and bench/events.ts
+ * share. `run` creates a manual run and waits for its end, failing on anything but success.
+ */
+export async function pipelineBench(adminUrl: string, name: string, env: Record<string, string> = {}) {
+  const [{ openDatabaseUrl }, { startBoss }, { loadDagsFolder }, { createRun }, { validateParams }, fs] = await Promise.all([
+    import('../runtime/database/connect.ts'), import('../runtime/queue.ts'), import('../runtime/loader/loader.ts'),
+    import('../runtime/engine/runs.ts'), import('../runtime/engine/params.ts'), import('node:fs'),
+  ]);
+  const url = await freshDatabase(adminUrl, name);
+  const db = await openDatabaseUrl(url, { migrate: true });
+  const boss = await startBoss(url, { supervise: false });
+  fs.mkdirSync(path.join(here, 'tmp'), { recursive: true });
+  const home = fs.mkdtempSync(path.join(here, 'tmp', `${name}-home-`));
+  const worker = await startWorker(url, 4, { dagsFolder: path.join(root, 'dags'), env: { WEIR_HOME: home, WEIR_CONN_WAREHOUSE: url, ...env } });
+  const dags = await loadDagsFolder(path.join(root, 'dags'));
+  const engine = { pool: db.pool, boss, alertRetryDelayS: 5 };
+  return {
+    pool: db.pool,
+    async run(dagId: string, conf: Record<string, unknown>, interval?: { start: Date; end: Date }): Promise<{ runId: string; startedAt: Date; ms: number }> {
+      const graph = dags.dags.get(dagId)!;
+      const at = new Date();
+      const { start, end } = interval ?? { start: at, end: at };
+      const created = await createRun(engine, graph, { runType: 'manual', conf: validateParams(graph.dag, conf), logicalDate: start, dataIntervalStart: start, dataIntervalEnd: end });
+      const runId = created!.runId;
+      let state = 'queued';
+      while (state !== 'success' && state !== 'failed') {
+        await new Promise((r) => setTimeout(r, 100));
+        state = (await db.pool.query<{ state: string }>('SELECT state FROM weir.dag_run WHERE run_id = $1', [runId])).rows[0]!.state;
+      }
+      if (state !== 'success') throw new Error(`${dagId} run ${runId} ended ${state}`);
+      return { runId, startedAt: at, ms: Date.now() - at.getTime() };
+    },
+    async close(): Promise<void> {
+      await stopWorker(worker);
+      await boss.stop({ graceful: false, close: true });
+      await db.close();
+      fs.rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+/** `node --import tsx bench/<part>.ts`: one part alone, on the embedded PostgreSQL, its JSON on stdout. */
+export async function runPartAlone(moduleUrl: string, part: (adminUrl: string, log: (m: string) => void) => Promise<Record<string, number>>): Promise<void> {
+  if (!process.argv[1] || path.resolve(process.argv[1]) !== fileURLToPath(moduleUrl)) return;
+  const { ensureEmbeddedPostgres } = await import('../runtime/database/embedded.ts');
+  const { url } = await ensureEmbeddedPostgres(process.env.WEIR_HOME ?? path.join(root, '.weir'));
+  process.stdout.write(`${JSON.stringify(await part(url, (m) => process.stderr.write(`[bench] ${m}\n`)))}\n`);
+}

@@ -5,7 +5,6 @@
  * however many sweeps and schedulers look; runs that finished, or whose deadline is still
  * ahead, get none. A bad deadline option is a DAG problem naming it.
  */
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { simpleParser, type ParsedMail } from 'mailparser';
@@ -16,6 +15,7 @@ import { Alerter } from '../runtime/worker/alerter.ts';
 import { cancelRun } from '../runtime/engine/runs.ts';
 import { startTestEngine, type TestEngine } from './support/engine.ts';
 import { eventually } from './support/cli.ts';
+import { startHookServer } from './support/webhook.ts';
 
 const late = dag({ id: 'late_run', deadline: { withinMs: 1, of: 'created' }, alertRecipients: ['oncall@example.com'], alertWebhooks: ['ops'] });
 late.task({ id: 'work' }, () => 'done');
@@ -24,27 +24,19 @@ roomy.task({ id: 'work' }, () => 'done');
 
 let te: TestEngine;
 let smtp: SMTPServer;
-let hookServer: http.Server;
+let hook: Awaited<ReturnType<typeof startHookServer>>;
 const inbox: ParsedMail[] = [];
-const posts: { text: string }[] = [];
+const posts = () => hook.received.map((r) => r.body as { text: string });
 const saved = { ...process.env };
 
 beforeAll(async () => {
   smtp = new SMTPServer({ authOptional: true, disabledCommands: ['STARTTLS'], onData: (stream, _s, cb) => void simpleParser(stream).then((m) => (inbox.push(m), cb()), cb) });
   await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', () => resolve()));
-  hookServer = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      posts.push(JSON.parse(body));
-      res.writeHead(200).end('ok');
-    });
-  });
-  await new Promise<void>((resolve) => hookServer.listen(0, '127.0.0.1', () => resolve()));
+  hook = await startHookServer();
   Object.assign(process.env, {
     WEIR_SMTP_URL: `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`,
     WEIR_MAIL_FROM: 'weir-tests@example.com',
-    WEIR_WEBHOOK_OPS: `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}/hook`,
+    WEIR_WEBHOOK_OPS: `${hook.url}/hook`,
   });
   // No worker: nothing ever runs, so every run stays unfinished.
   te = await startTestEngine([late, roomy], { worker: false });
@@ -52,7 +44,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await te?.close();
   await new Promise<void>((resolve) => smtp.close(() => resolve()));
-  await new Promise<void>((resolve) => hookServer.close(() => resolve()));
+  await hook?.close();
   process.env = saved;
 });
 
@@ -76,13 +68,13 @@ test('a run past its deadline gets one alert by email and webhook, sent with no 
     // Every later sweep, by either scheduler, finds nothing more.
     expect([...(await a.checkDeadlines()), ...(await b.checkDeadlines()), ...(await a.checkDeadlines())]).toEqual([]);
 
-    await eventually(async () => inbox.length >= 1 && posts.length >= 1, 30_000, 'the deadline email and webhook post');
+    await eventually(async () => inbox.length >= 1 && posts().length >= 1, 30_000, 'the deadline email and webhook post');
     expect(inbox).toHaveLength(1);
     expect(inbox[0]!.subject).toBe(`[weir] Deadline missed: late_run run ${overdue}`);
     expect((inbox[0]!.to as { text: string }).text).toBe('oncall@example.com');
     expect(inbox[0]!.text).toContain(`weir: run ${overdue} of late_run missed its deadline: still queued at`);
-    expect(posts).toHaveLength(1);
-    expect(posts[0]!.text).toMatch(new RegExp(`^weir: run ${overdue.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} of late_run missed its deadline: still queued at \\S+, 0.001 s after its creation`));
+    expect(posts()).toHaveLength(1);
+    expect(posts()[0]!.text).toMatch(new RegExp(`^weir: run ${overdue.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} of late_run missed its deadline: still queued at \\S+, 0.001 s after its creation`));
 
     const { rows } = await te.db.pool.query('SELECT run_id, deadline_alerted_at IS NOT NULL AS alerted, state FROM weir.dag_run ORDER BY run_id');
     expect(Object.fromEntries(rows.map((r) => [r.run_id, [r.state, r.alerted]]))).toEqual({

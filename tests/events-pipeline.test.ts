@@ -6,10 +6,8 @@
  * uncommitted; a volume drop sends one alert with the numbers to the webhook.
  */
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import events from '../dags/events_every_3_min.ts';
 import { startPubSubServer, type PubSubServer } from '../runtime/dev/pubsub-server.ts';
 import { listDagState, writeDagState } from '../runtime/engine/state.ts';
@@ -19,26 +17,19 @@ import { allowedHosts } from '../runtime/server/security.ts';
 import { createToken } from '../runtime/server/tokens.ts';
 import { startTestEngine, type TestEngine } from './support/engine.ts';
 import { eventually, startWeir, type RunningProcess } from './support/cli.ts';
+import { startHookServer } from './support/webhook.ts';
 
 let te: TestEngine;
 let pubsub: PubSubServer;
-let hook: http.Server;
+let hook: Awaited<ReturnType<typeof startHookServer>>;
 let home: string;
 let env: Record<string, string>;
-const posts: { text: string }[] = [];
+const posts = () => hook.received.map((r) => r.body as { text: string });
 const workers: RunningProcess[] = [];
 
 beforeAll(async () => {
   pubsub = await startPubSubServer({ ackDeadlineMs: 3000, duplicateRate: 0.05 });
-  hook = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      posts.push(JSON.parse(body));
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', () => resolve()));
+  hook = await startHookServer();
   home = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-events-'));
   te = await startTestEngine([events], { worker: false });
   env = {
@@ -46,7 +37,7 @@ beforeAll(async () => {
     WEIR_CONN_WAREHOUSE: te.testDb.url,
     WEIR_HOME: home,
     EVENTS_PUBSUB_URL: pubsub.url,
-    WEIR_WEBHOOK_EVENTS_OPS: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/`,
+    WEIR_WEBHOOK_EVENTS_OPS: `${hook.url}/`,
     WEIR_HEARTBEAT_INTERVAL_MS: '250',
     WEIR_TASK_LOST_AFTER_MS: '1500',
     WEIR_REAP_INTERVAL_MS: '250',
@@ -57,7 +48,7 @@ afterAll(async () => {
   for (const w of workers) await w.stop('SIGKILL');
   await te?.close();
   await pubsub?.close();
-  await new Promise<void>((resolve) => hook.close(() => resolve()));
+  await hook?.close();
   fs.rmSync(home, { recursive: true, force: true });
 });
 
@@ -120,8 +111,8 @@ test('a volume drop sends one alert with the numbers', async () => {
     if (n === 100) {
       const volume = await output(runId, 'volume');
       expect(volume).toMatchObject({ passed: false, count: 100, median: 1000, lower: 500 });
-      await eventually(async () => posts.some((p) => p.text.includes(runId)), 30_000, 'the volume alert');
-      expect(posts.filter((p) => p.text.includes('volume alert'))).toEqual([{ text: `weir: events_every_3_min run ${runId}: volume alert: messages loaded: 100 is below 500 (0.5 × the median 1,000 of the last 4 runs)` }]);
+      await eventually(async () => posts().some((p) => p.text.includes(runId)), 30_000, 'the volume alert');
+      expect(posts().filter((p) => p.text.includes('volume alert'))).toEqual([{ text: `weir: events_every_3_min run ${runId}: volume alert: messages loaded: 100 is below 500 (0.5 × the median 1,000 of the last 4 runs)` }]);
     }
   }
   expect(counts).toEqual([1000, 1000, 1000, 1000, 100]);

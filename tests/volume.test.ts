@@ -5,8 +5,6 @@
  * with the try's check results; with severity error a drop fails the task for good and the
  * baseline stays as it was.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { dag, z } from '../runtime/index.ts';
 import { checkVolume } from '../tasks/quality.ts';
 import { listDagState } from '../runtime/engine/state.ts';
@@ -14,27 +12,20 @@ import { getRunDetail } from '../runtime/read/runs.ts';
 import { Alerter } from '../runtime/worker/alerter.ts';
 import { startTestEngine, type TestEngine } from './support/engine.ts';
 import { eventually } from './support/cli.ts';
+import { startHookServer } from './support/webhook.ts';
 
 const d = dag({ id: 'volume_watch', params: z.object({ count: z.number(), severity: z.enum(['warn', 'error']).default('warn') }) });
 d.task({ id: 'check', retries: 2 }, (ctx) => checkVolume(ctx, { name: 'events loaded', count: ctx.params.count, severity: ctx.params.severity, alert: { webhook: 'volume' } }));
 
 let te: TestEngine;
 let alerter: Alerter;
-let hook: http.Server;
-const posts: { text: string }[] = [];
+let hook: Awaited<ReturnType<typeof startHookServer>>;
+const posts = () => hook.received.map((r) => r.body as { text: string });
 const saved = { ...process.env };
 
 beforeAll(async () => {
-  hook = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      posts.push(JSON.parse(body));
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', () => resolve()));
-  process.env.WEIR_WEBHOOK_VOLUME = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/`;
+  hook = await startHookServer();
+  process.env.WEIR_WEBHOOK_VOLUME = `${hook.url}/`;
   te = await startTestEngine([d], { worker: false });
   process.env.WEIR_DATABASE_URL = te.testDb.url;
   await te.startWorker();
@@ -44,7 +35,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await alerter?.stop();
   await te?.close();
-  await new Promise<void>((resolve) => hook.close(() => resolve()));
+  await hook?.close();
   process.env = saved;
 });
 
@@ -73,8 +64,8 @@ test('learn, pass within the band, alert once with the numbers on a drop; an err
   expect(drop.detail.checks.map((c) => [c.name, c.severity, c.passed, Number(c.failing), c.sample[0]])).toEqual([
     ['volume of events loaded', 'warn', false, 1, { count: 300, median: 1002.5, lower: 501.25, upper: 2005, history: [1000, 1010, 990, 1005] }],
   ]);
-  await eventually(async () => posts.length > 0, 30_000, 'the volume alert');
-  expect(posts).toEqual([{ text: `weir: volume_watch run ${drop.runId}: volume alert: ${message}` }]);
+  await eventually(async () => posts().length > 0, 30_000, 'the volume alert');
+  expect(posts()).toEqual([{ text: `weir: volume_watch run ${drop.runId}: volume alert: ${message}` }]);
 
   const hard = await run(100, 'error');
   expect(hard.state).toBe('failed');
@@ -82,5 +73,5 @@ test('learn, pass within the band, alert once with the numbers on a drop; an err
   expect([t.try_number, t.last_error]).toEqual([1, 'volume check failed: events loaded: 100 is below 500 (0.5 × the median 1,000 of the last 5 runs)']);
   expect(await baseline()).toEqual([1000, 1010, 990, 1005, 300]);
   // Only the warned drop alerted.
-  expect(posts).toHaveLength(1);
+  expect(posts()).toHaveLength(1);
 });

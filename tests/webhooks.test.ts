@@ -5,7 +5,6 @@
  * The alert arrives exactly once, as JSON `{ text }`, with the URL (a credential) nowhere
  * in logs or stored errors. Without the webhook's variable, the post goes to the outbox.
  */
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -13,6 +12,7 @@ import { dag, NonRetryableError } from '../runtime/index.ts';
 import { Alerter } from '../runtime/worker/alerter.ts';
 import { sendWebhook } from '../runtime/alerts.ts';
 import { redact, registerEnvSecrets } from '../runtime/redact.ts';
+import { startHookServer } from './support/webhook.ts';
 import { startTestEngine, type TestEngine } from './support/engine.ts';
 import { eventually } from './support/cli.ts';
 
@@ -28,27 +28,6 @@ notifying.task({ id: 'check', retries: 1, retryDelayMs: 10 }, async (ctx) => {
   return 'checked';
 });
 
-/** A local incoming webhook: refuses the first `refusals` posts with 500, then records each one. */
-async function startHookServer(refusals = 0) {
-  const hook = { refusals, received: [] as { path: string; type: string | undefined; body: unknown }[], url: '', close: () => Promise.resolve() };
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      if (hook.refusals > 0) {
-        hook.refusals--;
-        res.writeHead(500).end('try later');
-        return;
-      }
-      hook.received.push({ path: req.url ?? '', type: req.headers['content-type'], body: JSON.parse(body) });
-      res.writeHead(200).end('ok');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  hook.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  hook.close = () => new Promise<void>((r) => server.close(() => r()));
-  return hook;
-}
 
 /** An alerter and the `kind:run_id` of each alert it sent. */
 async function startAlerter(): Promise<{ alerter: Alerter; sent: string[] }> {
