@@ -15,6 +15,8 @@ import { buildApp } from '../runtime/server/app.ts';
 import { EventHub } from '../runtime/server/events.ts';
 import { allowedHosts } from '../runtime/server/security.ts';
 import { createToken } from '../runtime/server/tokens.ts';
+import { Scheduler } from '../runtime/scheduler/scheduler.ts';
+import { DateTime } from 'luxon';
 import { startTestEngine, type TestEngine } from './support/engine.ts';
 import { eventually, startWeir, type RunningProcess } from './support/cli.ts';
 import { startHookServer } from './support/webhook.ts';
@@ -141,3 +143,29 @@ test('GET /api/v1/{id} reads a stored message back: 404 for an unknown id, 400 n
     await hub.close();
   }
 });
+
+test('on its schedule: the scheduler registers it paused, and once unpaused each */3 interval that ends makes a run that loads what arrived', async () => {
+  let clock = DateTime.fromISO('2026-06-01T12:00:01Z', { zone: 'UTC' });
+  const scheduler = new Scheduler(te.engine, te.dags, { now: () => clock, safetyTickMs: 3_600_000 });
+  await scheduler.start();
+  try {
+    const scheduled = async () => (await te.db.pool.query("SELECT run_id, data_interval_end FROM weir.dag_run WHERE dag_id = 'events_every_3_min' AND run_type = 'scheduled' ORDER BY logical_date")).rows;
+    await scheduler.tick('events_every_3_min');
+    expect(await scheduled()).toHaveLength(0);   // pausedOnCreation: nothing until unpaused
+    await te.db.pool.query("UPDATE weir.dag SET is_paused = false WHERE dag_id = 'events_every_3_min'");
+    const before = await stored();
+    for (const n of [700, 900]) {
+      pubsub.publish(n);
+      await scheduler.tick('events_every_3_min');
+      const runs = await scheduled();
+      const last = runs[runs.length - 1]!;
+      expect(last.data_interval_end.toISOString()).toBe(clock.startOf('minute').minus({ minutes: clock.minute % 3 }).toUTC().toISO({ suppressMilliseconds: false }));
+      expect(await te.waitForRun(last.run_id, 60_000)).toBe('success');
+      expect((await output(last.run_id, 'ingest')).loaded).toBe(n);
+      clock = clock.plus({ minutes: 3 });
+    }
+    expect(await stored()).toBe(before + 1600);
+  } finally {
+    await scheduler.stop();
+  }
+}, 120_000);
