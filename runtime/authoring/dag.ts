@@ -191,6 +191,14 @@ export interface DagOptions<S extends ParamsSchema = ParamsSchema> {
   alertWebhooks?: string[];
   /** Post to alertWebhooks when a task fails for good. Default true when there are webhooks. */
   webhookOnFailure?: boolean;
+  /**
+   * File-arrival trigger: one run per new file in `folder` (relative to the DAG file, or
+   * absolute) whose name matches `pattern` (a glob: `*.csv`), once its size and modification
+   * time have held for `settleMs` (default 2000), with its path in the param `param`
+   * (default `file`; the DAG's params must declare it). Exactly once per path, size and
+   * modification time, across schedulers and restarts: new content is a new run.
+   */
+  trigger?: { files: { folder: string; pattern: string; settleMs?: number; param?: string } };
   /** Cron expression or preset (`@daily`, `@hourly`, ...); none means manual runs only. */
   schedule?: string | null;
   /** IANA time zone of the schedule. Default UTC. */

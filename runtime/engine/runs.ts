@@ -28,7 +28,7 @@ export interface Engine {
   alertRetryDelayS: number;
 }
 
-export type RunType = 'manual' | 'scheduled' | 'backfill' | 'test';
+export type RunType = 'manual' | 'scheduled' | 'backfill' | 'test' | 'file';
 
 export interface RunSpec {
   runType: RunType;

@@ -2,6 +2,7 @@
  * Validation of a declared DAG and the resolved graph the engine runs on.
  * Every problem is collected (not just the first), each naming file and task.
  */
+import path from 'node:path';
 import { DAG_DEFAULTS, type Dag, type RouteDefinition, type TaskDefinition } from '../authoring/dag.ts';
 import { parseTimetable, type Timetable } from '../schedule/timetable.ts';
 import { dagProblems, findCycle, type DagShape } from './rules.ts';
@@ -22,6 +23,8 @@ export interface ResolvedDagOptions {
   webhookOnFailure: boolean;
   /** undefined: runs have no time limit. */
   dagrunTimeoutMs: number | undefined;
+  /** File-arrival trigger, the folder resolved against the DAG file's own; undefined: none. */
+  fileTrigger: { folder: string; pattern: string; settleMs: number; param: string } | undefined;
   /** A new DAG's first registration is paused. Default false. */
   pausedOnCreation: boolean;
   /** undefined: no deadline alerts. */
@@ -100,16 +103,17 @@ export function resolveGraph(dag: Dag, file: string, source: { hash?: string; re
     hash: source.hash ?? 'inline',
     order,
     tasks: dag.tasks,
-    options: resolveDagOptions(dag),
+    options: resolveDagOptions(dag, file),
     downstream,
     roots: order.filter((id) => dag.tasks.get(id)!.upstream.length === 0),
     leaves: order.filter((id) => downstream.get(id)!.length === 0),
   };
 }
 
-/** Defaults applied once (the DAG is valid: validateDag checked its schedule). */
-export function resolveDagOptions(dag: Dag): ResolvedDagOptions {
+/** Defaults applied once (the DAG is valid: validateDag checked its schedule). `file`: the DAG file, which a file trigger's folder is relative to. */
+export function resolveDagOptions(dag: Dag, file: string): ResolvedDagOptions {
   const o = dag.options;
+  const files = o.trigger?.files;
   return {
     maxActiveRuns: o.maxActiveRuns ?? DAG_DEFAULTS.maxActiveRuns,
     timezone: o.timezone ?? DAG_DEFAULTS.timezone,
@@ -119,6 +123,7 @@ export function resolveDagOptions(dag: Dag): ResolvedDagOptions {
     webhookOnFailure: o.webhookOnFailure ?? DAG_DEFAULTS.webhookOnFailure,
     dagrunTimeoutMs: o.dagrunTimeoutMs,
     pausedOnCreation: o.pausedOnCreation ?? false,
+    fileTrigger: files ? { folder: path.resolve(path.dirname(file), files.folder), pattern: files.pattern, settleMs: files.settleMs ?? 2000, param: files.param ?? 'file' } : undefined,
     deadline: o.deadline ? { withinMs: o.deadline.withinMs, of: o.deadline.of ?? 'data_interval_end' } : undefined,
     timetable: parseTimetable(o),
   };

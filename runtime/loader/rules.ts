@@ -34,6 +34,7 @@ export interface DagShape {
     maxActiveRuns?: unknown;
     dagrunTimeoutMs?: unknown;
     deadline?: unknown;
+    trigger?: unknown;
     timezone?: unknown;
     startDate?: unknown;
     endDate?: unknown;
@@ -76,6 +77,16 @@ export function dagProblems(shape: DagShape): DagProblem[] {
   if (o.params !== undefined && (typeof o.params !== 'object' || o.params === null || typeof (o.params as { safeParse?: unknown }).safeParse !== 'function')) option('params', 'params must be a zod schema (z.object({...}))');
   if (o.maxActiveRuns !== undefined && !(nonNegativeInteger(o.maxActiveRuns) && (o.maxActiveRuns as number) >= 1)) option('maxActiveRuns', `maxActiveRuns must be an integer >= 1, got ${String(o.maxActiveRuns)}`);
   if (o.dagrunTimeoutMs !== undefined && !positiveNumber(o.dagrunTimeoutMs)) option('dagrunTimeoutMs', 'dagrunTimeoutMs must be a positive number of milliseconds');
+  if (o.trigger !== undefined) {
+    const f = (o.trigger as { files?: { folder?: unknown; pattern?: unknown; settleMs?: unknown; param?: unknown } } | null)?.files;
+    if (!f || typeof f.folder !== 'string' || !f.folder || typeof f.pattern !== 'string' || !f.pattern || f.pattern.includes('/')
+      || (f.settleMs !== undefined && !(typeof f.settleMs === 'number' && f.settleMs >= 0)) || (f.param !== undefined && typeof f.param !== 'string')) {
+      option('trigger', 'trigger must be { files: { folder, pattern (a file-name glob such as "*.csv", no "/"), settleMs (>= 0), param (a param name) } }');
+    } else {
+      const shape = (o.params as { shape?: Record<string, unknown> } | undefined)?.shape;
+      if (!shape || !((f.param ?? 'file') in shape)) option('trigger', `a file trigger passes the file's path in the param "${f.param ?? 'file'}": declare it in params (z.string())`);
+    }
+  }
   if (o.deadline !== undefined) {
     const dl = o.deadline as { withinMs?: unknown; of?: unknown } | null;
     if (typeof dl !== 'object' || dl === null || !positiveNumber(dl.withinMs) || (dl.of !== undefined && dl.of !== 'data_interval_end' && dl.of !== 'created')) {

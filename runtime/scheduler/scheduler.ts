@@ -7,6 +7,7 @@
  * nor duplicate an interval. A slower safety tick covers ticks bree drops.
  */
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,8 +16,9 @@ import { DateTime } from 'luxon';
 import type { LoadedDags } from '../loader/loader.ts';
 import { DagWatcher } from '../loader/watcher.ts';
 import type { DagGraph } from '../loader/graph.ts';
-import { cancelRun, createRuns, enqueueNotifications, type Engine } from '../engine/runs.ts';
+import { cancelRun, createRun, createRuns, enqueueNotifications, type Engine } from '../engine/runs.ts';
 import { withTransaction } from '../engine/transaction.ts';
+import { FolderScan, fileRunId } from './file-trigger.ts';
 import { deadlineNotifications } from '../alerts.ts';
 import { RUN_UNFINISHED, stateList } from '../states.ts';
 import { validateParams } from '../engine/params.ts';
@@ -36,6 +38,8 @@ export interface SchedulerOptions {
   now?: () => DateTime;
   /** Backstop re-scan of the DAGs folder (file events reload sooner). Default 10000 ms. */
   dagRescanMs?: number;
+  /** How often file-trigger folders are scanned (a folder's changes also scan it). Default 1000 ms. */
+  fileScanMs?: number;
 }
 
 interface Scheduled {
@@ -47,6 +51,10 @@ interface Scheduled {
 
 export class Scheduler {
   private readonly scheduled = new Map<string, Scheduled>();
+  /** File-trigger DAGs: each folder's scan and the file keys already handed to runs. */
+  private readonly folders = new Map<string, { scan: FolderScan; trigger: string; done: Set<string>; watch?: fs.FSWatcher }>();
+  private fileTimer: NodeJS.Timeout | undefined;
+  private scanning: Promise<string[]> | undefined;
   private bree: Bree | undefined;
   private listener: Listener | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -62,7 +70,7 @@ export class Scheduler {
   constructor(
     private readonly engine: Engine & { url: string },
     private readonly dags: LoadedDags,
-    options: SchedulerOptions = {},
+    private readonly options: SchedulerOptions = {},
   ) {
     this.safetyTickMs = options.safetyTickMs ?? 30_000;
     this.now = options.now ?? (() => DateTime.now());
@@ -124,7 +132,8 @@ export class Scheduler {
       await this.bree.add(start.map((id) => this.breeJob(id)));
       for (const id of start) await this.bree.start(id);
     }
-    await this.register(this.dagIds);
+    this.syncFolders();
+    await this.register(this.registeredIds());
     logger.info({ dags: this.dagIds, started: start, stopped: stop }, 'scheduler reloaded DAG files');
     await Promise.all(this.dagIds.map((id) => this.tick(id)));
   }
@@ -144,7 +153,8 @@ export class Scheduler {
   async start(): Promise<void> {
     if (this.state !== 'idle') return;
     this.state = 'running';
-    await this.register([...this.scheduled.keys()]);
+    this.syncFolders();
+    await this.register(this.registeredIds());
     await this.listen();
     // Catch up first: whatever came due while no scheduler ran.
     await Promise.all(this.dagIds.map((id) => this.tick(id)));
@@ -163,7 +173,76 @@ export class Scheduler {
       void this.checkDeadlines().catch((err) => logger.warn({ err: toError(err).message }, 'checking deadlines failed; the next safety tick tries again'));
       void this.heartbeat();
     }, this.safetyTickMs);
-    logger.info({ dags: this.dagIds }, 'scheduler started');
+    this.fileTimer = setInterval(() => void this.checkFiles().catch((err) => logger.warn({ err: toError(err).message }, 'scanning file-trigger folders failed; the next scan tries again')), this.fileScanMs);
+    await this.checkFiles().catch(() => []);
+    logger.info({ dags: this.dagIds, file_triggers: [...this.folders.keys()] }, 'scheduler started');
+  }
+
+  private get fileScanMs(): number {
+    return this.options.fileScanMs ?? 1000;
+  }
+
+  /** Scheduled DAGs and file-trigger DAGs: the ones this scheduler keeps a row for. */
+  private registeredIds(): string[] {
+    return [...new Set([...this.scheduled.keys(), ...this.folders.keys()])];
+  }
+
+  /** File-trigger folders in line with the loaded DAGs: new ones watched, removed or changed ones dropped. */
+  private syncFolders(): void {
+    const wanted = new Map([...this.dags.dags.values()].filter((g) => g.options.fileTrigger).map((g) => [g.dag.id, g.options.fileTrigger!]));
+    for (const [id, f] of this.folders) {
+      const t = wanted.get(id);
+      if (!t || JSON.stringify(t) !== f.trigger) {
+        f.watch?.close();
+        this.folders.delete(id);
+      }
+    }
+    for (const [id, t] of wanted) {
+      if (this.folders.has(id)) continue;
+      const entry: { scan: FolderScan; trigger: string; done: Set<string>; watch?: fs.FSWatcher } = { scan: new FolderScan(t), trigger: JSON.stringify(t), done: new Set() };
+      try {
+        // A change in the folder scans at once; the file tick is the backstop (and what sees a file settle).
+        entry.watch = fs.watch(t.folder, { persistent: false }, () => void this.checkFiles().catch(() => []));
+        entry.watch.on('error', () => entry.watch?.close());
+      } catch {
+        // No folder yet: the file tick finds files once it exists.
+      }
+      this.folders.set(id, entry);
+    }
+  }
+
+  /**
+   * One run per file that landed complete in a file-trigger DAG's folder (paused DAGs
+   * wait). The run id is the file's key, so a file gets one run whichever scheduler sees
+   * it, across restarts. Scans never overlap. Returns the runs created.
+   */
+  checkFiles(): Promise<string[]> {
+    this.scanning ??= (async () => {
+      const created: string[] = [];
+      for (const [dagId, f] of this.folders) {
+        const ready = f.scan.scan().filter((file) => !f.done.has(file.key));
+        if (!ready.length) continue;
+        const graph = this.dags.dags.get(dagId);
+        if (!graph) continue;
+        const { rows } = await this.engine.pool.query<{ is_paused: boolean }>(sql('dag_schedule_state'), [dagId]);
+        if (rows[0]?.is_paused) continue;
+        const param = graph.options.fileTrigger!.param;
+        for (const file of ready) {
+          const at = new Date();
+          const run = await createRun(this.engine, graph, {
+            runType: 'file', runId: fileRunId(dagId, file), conf: validateParams(graph.dag, { [param]: file.path }),
+            logicalDate: at, dataIntervalStart: at, dataIntervalEnd: at, note: `file ${file.path} (${file.size} bytes)`,
+          });
+          f.done.add(file.key);
+          if (run) {
+            created.push(run.runId);
+            logger.info({ dag_id: dagId, run_id: run.runId, file: file.path, bytes: file.size }, 'file landed: run created');
+          }
+        }
+      }
+      return created;
+    })().finally(() => (this.scanning = undefined));
+    return this.scanning;
   }
 
   /** A row per scheduled DAG; a new one paused when its DAG says pausedOnCreation. */
@@ -326,7 +405,10 @@ export class Scheduler {
       this.state = 'stopped';
       if (!wasRunning) return;
       if (this.timer) clearInterval(this.timer);
+      if (this.fileTimer) clearInterval(this.fileTimer);
+      for (const f of this.folders.values()) f.watch?.close();
       for (const step of [
+        async () => this.scanning,
         async () => {
           this.watcher.off('dags:changed', this.onChanged);
           await this.watcher.stop();
