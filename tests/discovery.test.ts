@@ -333,3 +333,17 @@ describe('rendering', () => {
     expect(json.params[0]).toEqual({ name: 'symbol', type: 'string', default: 'AMZN', optional: false });
   });
 });
+
+test('a file-arrival trigger is read statically and shown by dags show', async () => {
+  const folder = path.join(tmp, 'file-trigger');
+  fs.mkdirSync(folder, { recursive: true });
+  fs.writeFileSync(path.join(folder, 'landing.ts'), `import { dag, z } from 'weir';
+const d = dag({ id: 'trips_landing', params: z.object({ file: z.string() }), trigger: { files: { folder: '../landing', pattern: '*.csv' } } });
+d.task({ id: 'load' }, (ctx) => ctx.params.file);
+export default d;
+`);
+  const r = await discover(folder);
+  const d = dagOf(r, 'trips_landing');
+  expect([d.source, d.trigger]).toEqual(['static', { folder: '../landing', pattern: '*.csv' }]);
+  expect(renderGraph(d, 'tree')).toContain('  trigger: a run per file matching *.csv in ../landing');
+});

@@ -171,6 +171,7 @@ function toReport(reading: FileReading, loaded: IsolatedDag | IsolatedFailure | 
     catchup: loaded.catchup,
     maxActiveRuns: loaded.maxActiveRuns,
     startDate: loaded.startDate,
+    trigger: loaded.trigger ?? null,
     // zod schemas are not introspected at runtime here; the static reading of params still holds.
     params: reading.dag?.params ?? null,
     tasks,

@@ -17,7 +17,7 @@ const MARKER = 'WEIR_ISOLATED_LOAD ';
 /** A DAG as the runtime built it (the subset discovery reports). */
 export type IsolatedDag = { ok: true; tasks: Array<{ id: string; upstream: string[]; triggerRule: string; retries: number }> } & Pick<
   DagRecord,
-  'dagId' | 'description' | 'schedule' | 'timezone' | 'tags' | 'owner' | 'catchup' | 'maxActiveRuns' | 'startDate'
+  'dagId' | 'description' | 'schedule' | 'timezone' | 'tags' | 'owner' | 'catchup' | 'maxActiveRuns' | 'startDate' | 'trigger'
 >;
 /** Why loading failed: the loader's problem lines, a crash, or the timeout. */
 export interface IsolatedFailure {

@@ -211,6 +211,8 @@ function readDagOptions(r: Reader, dagCall: TsNamespace.CallExpression): { recor
   option('tags', (v): v is string[] => Array.isArray(v) && v.every(isString), (v) => (record.tags = v));
   option('catchup', (v): v is boolean => typeof v === 'boolean', (v) => (record.catchup = v));
   option('maxActiveRuns', (v): v is number => typeof v === 'number', (v) => (record.maxActiveRuns = v));
+  option('trigger', (v): v is { files: { folder: string; pattern: string } } => typeof (v as { files?: { folder?: unknown; pattern?: unknown } })?.files?.folder === 'string' && typeof (v as { files: { pattern?: unknown } }).files.pattern === 'string',
+    (v) => (record.trigger = { folder: v.files.folder, pattern: v.files.pattern }));
 
   let defaultRetries = 0;
   const defaults = opts.get('defaultTaskOptions');
