@@ -21,10 +21,14 @@ d.task({ id: 'count' }, async (ctx) => {
   return { file: ctx.params.file, lines: (await readFile(ctx.params.file, 'utf8')).trim().split('\n').length };
 });
 
+// A file-trigger DAG with no schedule still registers paused when it says so.
+const waiting = dag({ id: 'landing_waits', params: z.object({ file: z.string() }), pausedOnCreation: true, trigger: { files: { folder: path.join(landing, 'later'), pattern: '*.csv' } } });
+waiting.task({ id: 't' }, () => 1);
+
 let te: TestEngine;
 const schedulers: Scheduler[] = [];
 beforeAll(async () => {
-  te = await startTestEngine([d]);
+  te = await startTestEngine([d, waiting]);
 });
 afterAll(async () => {
   for (const s of schedulers) await s.stop();
@@ -81,6 +85,9 @@ test('one run per landed file, exactly once across two schedulers and a restart;
 
 test('a paused DAG makes no file runs until unpaused', async () => {
   const s = await scheduler();
+  expect((await te.db.pool.query("SELECT dag_id, is_paused FROM weir.dag WHERE dag_id LIKE 'landing%' ORDER BY dag_id")).rows).toEqual([
+    { dag_id: 'landing', is_paused: false }, { dag_id: 'landing_waits', is_paused: true },
+  ]);
   await te.db.pool.query("UPDATE weir.dag SET is_paused = true WHERE dag_id = 'landing'");
   const before = (await fileRuns()).length;
   fs.writeFileSync(path.join(landing, 'trips-3.csv'), 'id,city\n5,Turin\n');

@@ -444,12 +444,11 @@ export async function endTries(engine: Engine, graphs: Map<string, DagGraph>, it
         results.push({ recorded: true, state, retryInMs: delay });
         continue;
       }
-      if (state === 'success' && item.outcome.kind === 'success' && item.outcome.notifications?.length) {
-        await enqueueNotifications(engine, client, { dagId: item.dagId, runId: item.runId, taskId: item.taskId, tryNumber: item.tryNumber }, item.outcome.notifications);
-      }
-      // ctx.state writes land with the success, or not at all.
-      if (state === 'success' && item.outcome.kind === 'success' && item.outcome.stateWrites?.length) {
-        await writeDagState(client, item.dagId, item.outcome.stateWrites, `${item.runId}/${item.taskId}/${item.tryNumber}`);
+      // What the try queued, and its ctx.state writes, land with its success or not at all.
+      if (state === 'success' && item.outcome.kind === 'success') {
+        const { notifications, stateWrites } = item.outcome;
+        if (notifications?.length) await enqueueNotifications(engine, client, { dagId: item.dagId, runId: item.runId, taskId: item.taskId, tryNumber: item.tryNumber }, notifications);
+        if (stateWrites?.length) await writeDagState(client, item.dagId, stateWrites, `${item.runId}/${item.taskId}/${item.tryNumber}`);
       }
       if (state === 'failed' && graph.options.emailOnFailure && graph.options.alertRecipients.length) {
         await enqueueAlert(engine, client, graph, item, 'task_failure', stored[i]!.error);

@@ -42,6 +42,14 @@ export interface SchedulerOptions {
   fileScanMs?: number;
 }
 
+/** A file-trigger DAG's folder: its scan, the trigger it was made for, the file keys already handed to runs. */
+interface WatchedFolder {
+  scan: FolderScan;
+  trigger: string;
+  done: Set<string>;
+  watch?: fs.FSWatcher;
+}
+
 interface Scheduled {
   graph: DagGraph;
   timetable: Timetable;
@@ -51,8 +59,7 @@ interface Scheduled {
 
 export class Scheduler {
   private readonly scheduled = new Map<string, Scheduled>();
-  /** File-trigger DAGs: each folder's scan and the file keys already handed to runs. */
-  private readonly folders = new Map<string, { scan: FolderScan; trigger: string; done: Set<string>; watch?: fs.FSWatcher }>();
+  private readonly folders = new Map<string, WatchedFolder>();
   private fileTimer: NodeJS.Timeout | undefined;
   private scanning: Promise<string[]> | undefined;
   private bree: Bree | undefined;
@@ -199,7 +206,7 @@ export class Scheduler {
     }
     for (const [id, t] of wanted) {
       if (this.folders.has(id)) continue;
-      const entry: { scan: FolderScan; trigger: string; done: Set<string>; watch?: fs.FSWatcher } = { scan: new FolderScan(t), trigger: JSON.stringify(t), done: new Set() };
+      const entry: WatchedFolder = { scan: new FolderScan(t), trigger: JSON.stringify(t), done: new Set() };
       try {
         // A change in the folder scans at once; the file tick is the backstop (and what sees a file settle).
         entry.watch = fs.watch(t.folder, { persistent: false }, () => void this.checkFiles().catch(() => []));
@@ -245,9 +252,9 @@ export class Scheduler {
     return this.scanning;
   }
 
-  /** A row per scheduled DAG; a new one paused when its DAG says pausedOnCreation. */
+  /** A row per DAG this scheduler runs (by schedule or by file); a new one paused when its DAG says pausedOnCreation. */
   private async register(ids: string[]): Promise<void> {
-    await this.engine.pool.query(sql('register_dags'), [ids, ids.map((id) => this.scheduled.get(id)?.graph.options.pausedOnCreation ?? false)]);
+    await this.engine.pool.query(sql('register_dags'), [ids, ids.map((id) => this.dags.dags.get(id)?.options.pausedOnCreation ?? false)]);
   }
 
   /** This scheduler's heartbeat row (health reports read it); a missed beat is only logged. */
