@@ -25,10 +25,14 @@ d.task({ id: 'count' }, async (ctx) => {
 const waiting = dag({ id: 'landing_waits', params: z.object({ file: z.string() }), pausedOnCreation: true, trigger: { files: { folder: path.join(landing, 'later'), pattern: '*.csv' } } });
 waiting.task({ id: 't' }, () => 1);
 
+// Known by content: the same bytes under another name (or dropped again) make no second run.
+const byContent = dag({ id: 'landing_by_content', params: z.object({ file: z.string() }), trigger: { files: { folder: path.join(landing, 'content'), pattern: '*.csv', settleMs: 0, identity: 'content' } } });
+byContent.task({ id: 't' }, (ctx) => ctx.params.file);
+
 let te: TestEngine;
 const schedulers: Scheduler[] = [];
 beforeAll(async () => {
-  te = await startTestEngine([d, waiting]);
+  te = await startTestEngine([d, waiting, byContent]);
 });
 afterAll(async () => {
   for (const s of schedulers) await s.stop();
@@ -86,7 +90,7 @@ test('one run per landed file, exactly once across two schedulers and a restart;
 test('a paused DAG makes no file runs until unpaused', async () => {
   const s = await scheduler();
   expect((await te.db.pool.query("SELECT dag_id, is_paused FROM weir.dag WHERE dag_id LIKE 'landing%' ORDER BY dag_id")).rows).toEqual([
-    { dag_id: 'landing', is_paused: false }, { dag_id: 'landing_waits', is_paused: true },
+    { dag_id: 'landing', is_paused: false }, { dag_id: 'landing_by_content', is_paused: false }, { dag_id: 'landing_waits', is_paused: true },
   ]);
   await te.db.pool.query("UPDATE weir.dag SET is_paused = true WHERE dag_id = 'landing'");
   const before = (await fileRuns()).length;
@@ -105,4 +109,20 @@ test('a file trigger whose DAG does not declare the param is a DAG problem', () 
   const slash = dag({ id: 'bad_pattern', params: z.object({ file: z.string() }), trigger: { files: { folder: 'landing', pattern: 'sub/*.csv' } } });
   slash.task({ id: 't' }, () => null);
   expect(validateDag(slash, 'bad.ts').join('\n')).toContain('trigger must be { files: { folder, pattern (a file-name glob such as "*.csv", no "/")');
+});
+
+test("identity 'content': the same bytes again, under any name, make no run; new bytes do", async () => {
+  const s = await scheduler();
+  const folder = path.join(landing, 'content');
+  fs.mkdirSync(folder, { recursive: true });
+  const runsOfContent = async () => (await te.db.pool.query("SELECT conf->>'file' AS file FROM weir.dag_run WHERE dag_id = 'landing_by_content' ORDER BY created_at")).rows.map((r) => path.basename(r.file));
+  fs.writeFileSync(path.join(folder, 'a.csv'), 'id\n1\n');
+  expect(await s.checkFiles()).toHaveLength(1);
+  fs.rmSync(path.join(folder, 'a.csv'));
+  fs.writeFileSync(path.join(folder, 'a.csv'), 'id\n1\n');     // dropped again: a new mtime, the same bytes
+  fs.writeFileSync(path.join(folder, 'copy.csv'), 'id\n1\n');  // and under another name
+  expect(await s.checkFiles()).toEqual([]);
+  fs.writeFileSync(path.join(folder, 'b.csv'), 'id\n2\n');
+  expect(await s.checkFiles()).toHaveLength(1);
+  expect(await runsOfContent()).toEqual(['a.csv', 'b.csv']);
 });

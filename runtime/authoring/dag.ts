@@ -147,6 +147,12 @@ export interface TaskOptions<Id extends string = string, U extends readonly (Tas
   upstream?: U;
   /** When the task runs given its upstream states. Default `all_success`. */
   triggerRule?: TriggerRule;
+  /**
+   * Assets this task produces (Airflow's outlets): names such as `warehouse.trips_gold`.
+   * Each successful try records an event for each, which starts the DAGs whose
+   * `trigger.assets` wait for it.
+   */
+  produces?: readonly string[];
 }
 
 export type TaskFn<P, U extends readonly TaskRef<any, string>[], R, Self extends string = string> = (ctx: TaskContext<P, U, Self>) => Promise<R> | R;
@@ -163,6 +169,8 @@ export interface TaskDefinition {
   maxRetryDelayMs: number;
   timeoutMs: number | undefined;
   emailOnRetry: boolean;
+  /** Assets a successful try records an event for (TaskOptions.produces). */
+  produces: string[];
   /** undefined: the worker's default. */
   memoryLimitMb: number | undefined;
   fn: (ctx: TaskContext<any, any>) => unknown;
@@ -192,13 +200,21 @@ export interface DagOptions<S extends ParamsSchema = ParamsSchema> {
   /** Post to alertWebhooks when a task fails for good. Default true when there are webhooks. */
   webhookOnFailure?: boolean;
   /**
-   * File-arrival trigger: one run per new file in `folder` (relative to the DAG file, or
-   * absolute) whose name matches `pattern` (a glob: `*.csv`), once its size and modification
-   * time have held for `settleMs` (default 2000), with its path in the param `param`
-   * (default `file`; the DAG's params must declare it). Exactly once per path, size and
-   * modification time, across schedulers and restarts: new content is a new run.
+   * What starts runs besides `schedule` and manual triggers: files landing in a folder, or
+   * assets other tasks produce.
+   *
+   * - `files`: one run per new file in `folder` (relative to the DAG file, or absolute)
+   *   whose name matches `pattern` (a glob: `*.csv`), once its size and modification time
+   *   have held for `settleMs` (default 2000), with its path in the param `param` (default
+   *   `file`; the DAG's params must declare it). A file is known by `identity`: `'stat'`
+   *   (default) its path, size and modification time; `'content'` a SHA-256 of its bytes,
+   *   so the same bytes dropped again, under any name, make no second run. Exactly once
+   *   across schedulers and restarts; new content is a new run.
+   * - `assets`: one run (run type `asset`) once every named asset has had an event since
+   *   the DAG's last asset run (a task's `produces`; Airflow's asset schedules, AND of all).
+   *   Several events of an asset before the run starts make one run.
    */
-  trigger?: { files: { folder: string; pattern: string; settleMs?: number; param?: string } };
+  trigger?: { files: { folder: string; pattern: string; settleMs?: number; param?: string; identity?: 'stat' | 'content' } } | { assets: readonly string[] };
   /** Cron expression or preset (`@daily`, `@hourly`, ...); none means manual runs only. */
   schedule?: string | null;
   /** IANA time zone of the schedule. Default UTC. */
@@ -313,6 +329,7 @@ export class Dag<S extends ParamsSchema = ParamsSchema> {
       maxRetryDelayMs: options.maxRetryDelayMs ?? defaults.maxRetryDelayMs ?? 3_600_000,
       timeoutMs: options.timeoutMs ?? defaults.timeoutMs,
       emailOnRetry: options.emailOnRetry ?? defaults.emailOnRetry ?? false,
+      produces: [...(options.produces ?? [])],
       memoryLimitMb: options.memoryLimitMb ?? defaults.memoryLimitMb,
       fn: fn as TaskDefinition['fn'],
       declarationProblems,

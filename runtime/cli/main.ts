@@ -18,6 +18,7 @@ import { registerEmailCommands } from './commands/email.ts';
 import { registerInitCommand } from './commands/init.ts';
 import { registerServerCommands } from './commands/server.ts';
 import { registerStateCommands } from './commands/state.ts';
+import { registerAssetCommands } from './commands/assets.ts';
 import { WEIR_VERSION } from '../package/manifest.mjs';
 
 
@@ -29,7 +30,7 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   const cli: Cli = { session: getSession, setExit };
-  for (const register of [registerDbCommands, registerDagsCommands, registerRunCommands, registerTaskCommands, registerProcessCommands, registerEmailCommands, registerInitCommand, registerServerCommands, registerStateCommands]) {
+  for (const register of [registerDbCommands, registerDagsCommands, registerRunCommands, registerTaskCommands, registerProcessCommands, registerEmailCommands, registerInitCommand, registerServerCommands, registerStateCommands, registerAssetCommands]) {
     register(program, cli);
   }
   return program;

@@ -30,7 +30,7 @@ try {
     catchup: graph.options.timetable.catchup,
     maxActiveRuns: o.maxActiveRuns ?? null,
     startDate: o.startDate ?? null,
-    trigger: o.trigger?.files ? { folder: o.trigger.files.folder, pattern: o.trigger.files.pattern } : null,
+    trigger: o.trigger ? ('files' in o.trigger ? { folder: o.trigger.files.folder, pattern: o.trigger.files.pattern } : { assets: [...o.trigger.assets] }) : null,
     tasks: [...graph.tasks.values()].map((t) => ({ id: t.id, upstream: t.upstream, triggerRule: t.triggerRule, retries: t.retries })),
   };
 } catch (err) {

@@ -111,7 +111,7 @@ export function toDagGraphJson(d: DagRecord) {
     catchup: d.catchup,
     max_active_runs: d.maxActiveRuns,
     start_date: d.startDate,
-    trigger: d.trigger ? { files: d.trigger } : null,
+    trigger: d.trigger ? ('assets' in d.trigger ? { assets: d.trigger.assets } : { files: d.trigger }) : null,
     params: d.params?.map((p) => ({ name: p.name, type: p.type, ...(p.hasDefault ? { default: p.default ?? null } : {}), optional: p.optional })) ?? null,
     tasks: d.tasks.map((t) => ({ task_id: t.id, upstream: t.upstream, downstream: downstream.get(t.id) ?? [], trigger_rule: t.triggerRule, retries: t.retries, line: t.line, column: t.column })),
     edges: d.edges,
@@ -148,7 +148,7 @@ function renderTree(d: DagRecord): string {
   const lines = [`${d.dagId}${d.description ? ` — ${d.description}` : ''}`];
   lines.push(`  file: ${rel(d.file)}:${d.line}:${d.column}`);
   lines.push(`  schedule: ${d.schedule ?? 'manual only'} (${d.timezone})${d.startDate ? `, from ${d.startDate}` : ''}, catchup ${d.catchup}${d.maxActiveRuns !== null ? `, max ${d.maxActiveRuns} active runs` : ''}`);
-  if (d.trigger) lines.push(`  trigger: a run per file matching ${d.trigger.pattern} in ${d.trigger.folder}`);
+  if (d.trigger) lines.push('assets' in d.trigger ? `  trigger: a run when each of ${d.trigger.assets.join(', ')} has a new event` : `  trigger: a run per file matching ${d.trigger.pattern} in ${d.trigger.folder}`);
   if (d.owner || d.tags.length) lines.push(`  owner: ${d.owner ?? '-'}   tags: ${d.tags.join(', ') || '-'}`);
   if (d.params === null) lines.push('  params: (not readable statically)');
   else if (d.params.length) {

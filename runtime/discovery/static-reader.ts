@@ -211,8 +211,10 @@ function readDagOptions(r: Reader, dagCall: TsNamespace.CallExpression): { recor
   option('tags', (v): v is string[] => Array.isArray(v) && v.every(isString), (v) => (record.tags = v));
   option('catchup', (v): v is boolean => typeof v === 'boolean', (v) => (record.catchup = v));
   option('maxActiveRuns', (v): v is number => typeof v === 'number', (v) => (record.maxActiveRuns = v));
-  option('trigger', (v): v is { files: { folder: string; pattern: string } } => typeof (v as { files?: { folder?: unknown; pattern?: unknown } })?.files?.folder === 'string' && typeof (v as { files: { pattern?: unknown } }).files.pattern === 'string',
-    (v) => (record.trigger = { folder: v.files.folder, pattern: v.files.pattern }));
+  option('trigger', (v): v is { files: { folder: string; pattern: string } } | { assets: string[] } => {
+    const t = v as { files?: { folder?: unknown; pattern?: unknown }; assets?: unknown } | null;
+    return (typeof t?.files?.folder === 'string' && typeof t.files.pattern === 'string') || (Array.isArray(t?.assets) && t.assets.every(isString));
+  }, (v) => (record.trigger = 'assets' in v ? { assets: [...v.assets] } : { folder: v.files.folder, pattern: v.files.pattern }));
 
   let defaultRetries = 0;
   const defaults = opts.get('defaultTaskOptions');

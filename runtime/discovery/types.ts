@@ -74,8 +74,8 @@ export interface DagRecord {
   catchup: boolean;
   maxActiveRuns: number | null;
   startDate: string | null;
-  /** A file-arrival trigger (`trigger.files`), its folder as written; null: none (or not readable). */
-  trigger?: { folder: string; pattern: string } | null;
+  /** A file-arrival trigger (`trigger.files`, its folder as written) or the assets it waits for (`trigger.assets`); null: none (or not readable). */
+  trigger?: { folder: string; pattern: string } | { assets: string[] } | null;
   /** null when `params` is present but not a readable `z.object({...})`. */
   params: DiscoveredParam[] | null;
   tasks: DiscoveredTask[];

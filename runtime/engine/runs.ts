@@ -28,7 +28,7 @@ export interface Engine {
   alertRetryDelayS: number;
 }
 
-export type RunType = 'manual' | 'scheduled' | 'backfill' | 'test' | 'file';
+export type RunType = 'manual' | 'scheduled' | 'backfill' | 'test' | 'file' | 'asset';
 
 export interface RunSpec {
   runType: RunType;
@@ -145,15 +145,26 @@ export async function refreshRunStatistics(engine: Engine): Promise<void> {
  */
 export async function createRuns(engine: Engine, graph: DagGraph, specs: RunSpec[]): Promise<{ created: string[]; admitted: string[] }> {
   if (!specs.length) return { created: [], admitted: [] };
-  const queues = new Set(specs.map((s) => s.queue ?? TASK_QUEUE));
-  if (queues.size > 1) throw new Error('createRuns: all runs of one call share a queue');
-  const queue = [...queues][0]!;
-  const runType = specs[0]!.runType;
-  await ensureQueue(engine.boss, queue);
+  return createRunsWith(engine, graph, async () => specs);
+}
+
+/**
+ * createRuns with the runs decided inside its transaction: `decide` reads (and may
+ * change) what the runs come from under the same commit, such as the asset events a
+ * run consumes; it returns no specs when no run is due.
+ */
+export async function createRunsWith(engine: Engine, graph: DagGraph, decide: (tx: pg.PoolClient) => Promise<RunSpec[]>): Promise<{ created: string[]; admitted: string[] }> {
   const now = new Date();
-  const ids = specs.map((s) => s.runId ?? manualRunId(now));
   const tasks = graph.order.map((id) => graph.tasks.get(id)!);
   const result = await withTransaction(engine.pool, async (tx) => {
+    const specs = await decide(tx);
+    if (!specs.length) return { created: [] as string[], admitted: [] as string[] };
+    const queues = new Set(specs.map((s) => s.queue ?? TASK_QUEUE));
+    if (queues.size > 1) throw new Error('createRuns: all runs of one call share a queue');
+    const queue = [...queues][0]!;
+    const runType = specs[0]!.runType;
+    await ensureQueue(engine.boss, queue);
+    const ids = specs.map((s) => s.runId ?? manualRunId(now));
     const inserted = await tx.query<{ run_id: string }>(sql('insert_runs'), [
       graph.dag.id, runType, queue, tasks.length, graph.leaves, graph.hash, graph.relativeFile,
       ids, specs.map((s) => s.logicalDate), specs.map((s) => s.dataIntervalStart), specs.map((s) => s.dataIntervalEnd), specs.map((s) => JSON.stringify(s.conf)),
@@ -449,6 +460,7 @@ export async function endTries(engine: Engine, graphs: Map<string, DagGraph>, it
         const { notifications, stateWrites } = item.outcome;
         if (notifications?.length) await enqueueNotifications(engine, client, { dagId: item.dagId, runId: item.runId, taskId: item.taskId, tryNumber: item.tryNumber }, notifications);
         if (stateWrites?.length) await writeDagState(client, item.dagId, stateWrites, `${item.runId}/${item.taskId}/${item.tryNumber}`);
+        if (task?.produces.length) await client.query(sql('record_asset_events'), [item.dagId, item.runId, item.taskId, item.tryNumber, task.produces]);
       }
       if (state === 'failed' && graph.options.emailOnFailure && graph.options.alertRecipients.length) {
         await enqueueAlert(engine, client, graph, item, 'task_failure', stored[i]!.error);

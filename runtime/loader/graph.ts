@@ -24,7 +24,9 @@ export interface ResolvedDagOptions {
   /** undefined: runs have no time limit. */
   dagrunTimeoutMs: number | undefined;
   /** File-arrival trigger, the folder resolved against the DAG file's own; undefined: none. */
-  fileTrigger: { folder: string; pattern: string; settleMs: number; param: string } | undefined;
+  fileTrigger: { folder: string; pattern: string; settleMs: number; param: string; identity: 'stat' | 'content' } | undefined;
+  /** The assets whose events start a run (trigger.assets), or undefined. */
+  assetTrigger: string[] | undefined;
   /** A new DAG's first registration is paused. Default false. */
   pausedOnCreation: boolean;
   /** undefined: no deadline alerts. */
@@ -113,7 +115,8 @@ export function resolveGraph(dag: Dag, file: string, source: { hash?: string; re
 /** Defaults applied once (the DAG is valid: validateDag checked its schedule). `file`: the DAG file, which a file trigger's folder is relative to. */
 export function resolveDagOptions(dag: Dag, file: string): ResolvedDagOptions {
   const o = dag.options;
-  const files = o.trigger?.files;
+  const files = o.trigger && 'files' in o.trigger ? o.trigger.files : undefined;
+  const assets = o.trigger && 'assets' in o.trigger ? [...new Set(o.trigger.assets)].sort() : undefined;
   return {
     maxActiveRuns: o.maxActiveRuns ?? DAG_DEFAULTS.maxActiveRuns,
     timezone: o.timezone ?? DAG_DEFAULTS.timezone,
@@ -123,7 +126,8 @@ export function resolveDagOptions(dag: Dag, file: string): ResolvedDagOptions {
     webhookOnFailure: o.webhookOnFailure ?? DAG_DEFAULTS.webhookOnFailure,
     dagrunTimeoutMs: o.dagrunTimeoutMs,
     pausedOnCreation: o.pausedOnCreation ?? false,
-    fileTrigger: files ? { folder: path.resolve(path.dirname(file), files.folder), pattern: files.pattern, settleMs: files.settleMs ?? 2000, param: files.param ?? 'file' } : undefined,
+    fileTrigger: files ? { folder: path.resolve(path.dirname(file), files.folder), pattern: files.pattern, settleMs: files.settleMs ?? 2000, param: files.param ?? 'file', identity: files.identity ?? 'stat' } : undefined,
+    assetTrigger: assets,
     deadline: o.deadline ? { withinMs: o.deadline.withinMs, of: o.deadline.of ?? 'data_interval_end' } : undefined,
     timetable: parseTimetable(o),
   };

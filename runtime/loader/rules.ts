@@ -20,6 +20,7 @@ export interface TaskShape {
   maxRetryDelayMs?: unknown;
   timeoutMs?: unknown;
   memoryLimitMb?: unknown;
+  produces?: unknown;
   /** False when the declaration has no function to run; undefined when not known. */
   hasFunction?: boolean;
   /** Problems noticed while declaring (bad upstream values). */
@@ -64,6 +65,10 @@ export interface DagProblem {
   upstreamIndex?: number;
 }
 
+/** What an asset name may be: a table name, a URI-ish path (`warehouse.trips_gold`, `s3://bucket/key`). */
+export const ASSET_NAME_RULE = '1-200 of letters, digits and . _ - : /';
+const isAssetName = (v: unknown) => typeof v === 'string' && /^[A-Za-z0-9._:/-]{1,200}$/.test(v);
+
 const nonNegativeInteger = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 const positiveNumber = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v > 0;
 
@@ -78,10 +83,14 @@ export function dagProblems(shape: DagShape): DagProblem[] {
   if (o.maxActiveRuns !== undefined && !(nonNegativeInteger(o.maxActiveRuns) && (o.maxActiveRuns as number) >= 1)) option('maxActiveRuns', `maxActiveRuns must be an integer >= 1, got ${String(o.maxActiveRuns)}`);
   if (o.dagrunTimeoutMs !== undefined && !positiveNumber(o.dagrunTimeoutMs)) option('dagrunTimeoutMs', 'dagrunTimeoutMs must be a positive number of milliseconds');
   if (o.trigger !== undefined) {
-    const f = (o.trigger as { files?: { folder?: unknown; pattern?: unknown; settleMs?: unknown; param?: unknown } } | null)?.files;
-    if (!f || typeof f.folder !== 'string' || !f.folder || typeof f.pattern !== 'string' || !f.pattern || f.pattern.includes('/')
-      || (f.settleMs !== undefined && !(typeof f.settleMs === 'number' && f.settleMs >= 0)) || (f.param !== undefined && typeof f.param !== 'string')) {
-      option('trigger', 'trigger must be { files: { folder, pattern (a file-name glob such as "*.csv", no "/"), settleMs (>= 0), param (a param name) } }');
+    const t = o.trigger as { files?: { folder?: unknown; pattern?: unknown; settleMs?: unknown; param?: unknown; identity?: unknown }; assets?: unknown } | null;
+    const f = t?.files;
+    if (t && 'assets' in t && !('files' in t)) {
+      if (!Array.isArray(t.assets) || !t.assets.length || t.assets.some((a) => !isAssetName(a))) option('trigger', `trigger.assets must be a non-empty list of asset names (${ASSET_NAME_RULE})`);
+    } else if (!f || typeof f.folder !== 'string' || !f.folder || typeof f.pattern !== 'string' || !f.pattern || f.pattern.includes('/')
+      || (f.settleMs !== undefined && !(typeof f.settleMs === 'number' && f.settleMs >= 0)) || (f.param !== undefined && typeof f.param !== 'string')
+      || (f.identity !== undefined && f.identity !== 'stat' && f.identity !== 'content')) {
+      option('trigger', "trigger must be { files: { folder, pattern (a file-name glob such as \"*.csv\", no \"/\"), settleMs (>= 0), param (a param name), identity ('stat' or 'content') } } or { assets: [names] }");
     } else {
       const shape = (o.params as { shape?: Record<string, unknown> } | undefined)?.shape;
       if (!shape || !((f.param ?? 'file') in shape)) option('trigger', `a file trigger passes the file's path in the param "${f.param ?? 'file'}": declare it in params (z.string())`);
@@ -124,6 +133,7 @@ export function dagProblems(shape: DagShape): DagProblem[] {
     if (t.maxRetryDelayMs !== undefined && !positiveNumber(t.maxRetryDelayMs)) taskOption('maxRetryDelayMs must be > 0');
     if (t.timeoutMs !== undefined && !positiveNumber(t.timeoutMs)) taskOption('timeoutMs must be a positive number of milliseconds');
     if (t.memoryLimitMb !== undefined && !(positiveNumber(t.memoryLimitMb) && (t.memoryLimitMb as number) >= 16)) taskOption('memoryLimitMb must be a number of megabytes >= 16');
+    if (t.produces !== undefined && (!Array.isArray(t.produces) || t.produces.some((a) => !isAssetName(a)))) taskOption(`produces must be a list of asset names (${ASSET_NAME_RULE})`);
     if (t.hasFunction === false) taskOption('needs a function to run');
   });
   if (!shape.complete) return problems;

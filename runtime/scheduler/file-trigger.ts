@@ -15,6 +15,8 @@ export interface FileTrigger {
   pattern: string;
   settleMs: number;
   param: string;
+  /** 'stat': a file is its path, size and mtime; 'content': a SHA-256 of its bytes. */
+  identity: 'stat' | 'content';
 }
 
 export interface LandedFile {
@@ -25,9 +27,16 @@ export interface LandedFile {
   key: string;
 }
 
-/** The run id of a landed file's run: `file__<dag>__<key>`. */
-export function fileRunId(dagId: string, file: LandedFile): string {
-  return `file__${dagId}__${file.key.slice(0, 32)}`;
+/** The run id of a landed file's run: `file__<dag>__<key>` (the stat key, or the content hash). */
+export function fileRunId(dagId: string, key: string): string {
+  return `file__${dagId}__${key.slice(0, 32)}`;
+}
+
+/** SHA-256 of a file's bytes, streamed (a 10 GB file in constant memory). */
+export async function contentHash(file: string): Promise<string> {
+  const hash = crypto.createHash('sha256');
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 export class FolderScan {

@@ -18,7 +18,8 @@ import { DagWatcher } from '../loader/watcher.ts';
 import type { DagGraph } from '../loader/graph.ts';
 import { cancelRun, createRun, createRuns, enqueueNotifications, type Engine } from '../engine/runs.ts';
 import { withTransaction } from '../engine/transaction.ts';
-import { FolderScan, fileRunId } from './file-trigger.ts';
+import { FolderScan, contentHash, fileRunId } from './file-trigger.ts';
+import { createAssetRun, registerAssetConsumers } from './asset-trigger.ts';
 import { deadlineNotifications } from '../alerts.ts';
 import { RUN_UNFINISHED, stateList } from '../states.ts';
 import { validateParams } from '../engine/params.ts';
@@ -62,6 +63,8 @@ export class Scheduler {
   private readonly folders = new Map<string, WatchedFolder>();
   private fileTimer: NodeJS.Timeout | undefined;
   private scanning: Promise<string[]> | undefined;
+  private assetCheck: Promise<string[]> | undefined;
+  private assetAgain = false;
   private bree: Bree | undefined;
   private listener: Listener | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -180,8 +183,12 @@ export class Scheduler {
       void this.checkDeadlines().catch((err) => logger.warn({ err: toError(err).message }, 'checking deadlines failed; the next safety tick tries again'));
       void this.heartbeat();
     }, this.safetyTickMs);
-    this.fileTimer = setInterval(() => void this.checkFiles().catch((err) => logger.warn({ err: toError(err).message }, 'scanning file-trigger folders failed; the next scan tries again')), this.fileScanMs);
+    this.fileTimer = setInterval(() => {
+      void this.checkFiles().catch((err) => logger.warn({ err: toError(err).message }, 'scanning file-trigger folders failed; the next scan tries again'));
+      void this.checkAssets();
+    }, this.fileScanMs);
     await this.checkFiles().catch(() => []);
+    await this.checkAssets();
     logger.info({ dags: this.dagIds, file_triggers: [...this.folders.keys()] }, 'scheduler started');
   }
 
@@ -189,9 +196,46 @@ export class Scheduler {
     return this.options.fileScanMs ?? 1000;
   }
 
-  /** Scheduled DAGs and file-trigger DAGs: the ones this scheduler keeps a row for. */
+  /** Scheduled, file-trigger and asset-trigger DAGs: the ones this scheduler keeps a row for. */
   private registeredIds(): string[] {
-    return [...new Set([...this.scheduled.keys(), ...this.folders.keys()])];
+    return [...new Set([...this.scheduled.keys(), ...this.folders.keys(), ...this.assetDags().map((g) => g.dag.id)])];
+  }
+
+  private assetDags(): DagGraph[] {
+    return [...this.dags.dags.values()].filter((g) => g.options.assetTrigger);
+  }
+
+  /**
+   * A run for each unpaused asset-trigger DAG whose assets all have new events (at the file
+   * tick, and at once when a producer's commit announces one). Checks never overlap; one
+   * asked for during a check runs after it. Returns the runs created; never throws.
+   */
+  checkAssets(): Promise<string[]> {
+    if (this.assetCheck) {
+      this.assetAgain = true;
+      return this.assetCheck;
+    }
+    this.assetCheck = (async () => {
+      const created: string[] = [];
+      do {
+        this.assetAgain = false;
+        for (const graph of this.assetDags()) {
+          try {
+            const { rows } = await this.engine.pool.query<{ is_paused: boolean }>(sql('dag_schedule_state'), [graph.dag.id]);
+            if (rows[0]?.is_paused) continue;
+            const runId = await createAssetRun(this.engine, graph);
+            if (runId) {
+              created.push(runId);
+              logger.info({ dag_id: graph.dag.id, run_id: runId, assets: graph.options.assetTrigger }, 'assets updated: run created');
+            }
+          } catch (err) {
+            logger.warn({ dag_id: graph.dag.id, err: toError(err).message }, 'creating an asset run failed; the next check tries again');
+          }
+        }
+      } while (this.assetAgain && this.state === 'running');
+      return created;
+    })().finally(() => (this.assetCheck = undefined));
+    return this.assetCheck;
   }
 
   /** File-trigger folders in line with the loaded DAGs: new ones watched, removed or changed ones dropped. */
@@ -236,15 +280,24 @@ export class Scheduler {
         const param = graph.options.fileTrigger!.param;
         for (const file of ready) {
           const at = new Date();
+          // By content: the same bytes again (any name) find their run taken and make none.
+          let key = file.key;
+          if (graph.options.fileTrigger!.identity === 'content') {
+            try {
+              key = await contentHash(file.path);
+            } catch {
+              continue; // moved away while hashed: nothing to run
+            }
+          }
           const run = await createRun(this.engine, graph, {
-            runType: 'file', runId: fileRunId(dagId, file), conf: validateParams(graph.dag, { [param]: file.path }),
+            runType: 'file', runId: fileRunId(dagId, key), conf: validateParams(graph.dag, { [param]: file.path }),
             logicalDate: at, dataIntervalStart: at, dataIntervalEnd: at, note: `file ${file.path} (${file.size} bytes)`,
           });
           f.done.add(file.key);
           if (run) {
             created.push(run.runId);
             logger.info({ dag_id: dagId, run_id: run.runId, file: file.path, bytes: file.size }, 'file landed: run created');
-          }
+          } else logger.info({ dag_id: dagId, run_id: fileRunId(dagId, key), file: file.path }, 'file landed again: its run exists, no new run');
         }
       }
       return created;
@@ -255,6 +308,7 @@ export class Scheduler {
   /** A row per DAG this scheduler runs (by schedule or by file); a new one paused when its DAG says pausedOnCreation. */
   private async register(ids: string[]): Promise<void> {
     await this.engine.pool.query(sql('register_dags'), [ids, ids.map((id) => this.dags.dags.get(id)?.options.pausedOnCreation ?? false)]);
+    await registerAssetConsumers(this.engine.pool, [...this.dags.dags.values()]);
   }
 
   /** This scheduler's heartbeat row (health reports read it); a missed beat is only logged. */
@@ -269,15 +323,17 @@ export class Scheduler {
   private async listen(): Promise<void> {
     this.listener = await Listener.open({
       url: this.engine.url,
-      channels: ['weir_dag_changed'],
+      channels: ['weir_dag_changed', 'weir_assets'],
       applicationName: 'weir-scheduler-listen',
       name: 'scheduler',
       onNotification: (msg) => {
+        if (msg.channel === 'weir_assets' || this.assetDags().some((g) => g.dag.id === msg.payload)) void this.checkAssets();
         if (msg.payload && this.scheduled.has(msg.payload)) void this.tick(msg.payload);
       },
       // An unpause sent while disconnected reached nobody: look at every DAG now rather than at the safety tick.
       onReconnect: () => {
         for (const id of this.dagIds) void this.tick(id);
+        void this.checkAssets();
       },
     });
   }
@@ -416,6 +472,7 @@ export class Scheduler {
       for (const f of this.folders.values()) f.watch?.close();
       for (const step of [
         async () => this.scanning,
+        async () => this.assetCheck,
         async () => {
           this.watcher.off('dags:changed', this.onChanged);
           await this.watcher.stop();
