@@ -87,10 +87,13 @@ test('a route under weir\'s own paths, or naming params it does not declare, is 
   d.task({ id: 't' }, () => 1);
   d.route({ path: '/api/v2/dags/:id', params: z.object({ id: z.string() }), sql: 'x.sql', args: ['id'] });
   d.route({ path: '/api/v1/:key', params: z.object({ id: z.string() }), sql: 'x.sql', args: ['nope'] });
+  d.route({ path: '/dags/mine', params: z.object({}), sql: 'x.sql', args: [] });
+  d.route({ path: '/stats', params: z.object({}), sql: 'x.sql', args: [] });
   const problems = validateDag(d, 'routes.ts');
   expect(problems).toEqual([
-    'routes.ts: DAG "routes_bad" route "/api/v2/dags/:id": path must start with /api/ (not /api/v2/ or /api/weir/, which are weir\'s) and hold only letters, digits, _, -, / and :param segments',
+    'routes.ts: DAG "routes_bad" route "/api/v2/dags/:id": path must start with / and hold only letters, digits, _, -, / and :param segments, outside weir\'s own paths (/, /api/v2/, /api/weir/, /auth/, /login, /logout, /static/, /dags/, /workers, /metrics, /ws/)',
     'routes.ts: DAG "routes_bad" route "/api/v1/:key": args names "nope", which is not one of the params',
     'routes.ts: DAG "routes_bad" route "/api/v1/:key": path segment :key is not one of the params',
+    'routes.ts: DAG "routes_bad" route "/dags/mine": path must start with / and hold only letters, digits, _, -, / and :param segments, outside weir\'s own paths (/, /api/v2/, /api/weir/, /auth/, /login, /logout, /static/, /dags/, /workers, /metrics, /ws/)',
   ]);
 });

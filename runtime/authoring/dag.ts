@@ -270,7 +270,7 @@ const DAG_BRAND = Symbol.for('weir.dag');
  * the server's auth (a viewer token). `args` are the params bound as $1, $2, ….
  */
 export interface RouteDefinition {
-  /** Under `/api/`, not `/api/v2/` or `/api/weir/` (weir's own): `/api/v1/events/:id`. */
+  /** A path outside weir's own (`/api/v2/`, `/api/weir/`, `/dags/`, …): `/stats`, `/api/v1/events/:id`. */
   path: string;
   /** zod object schema of the path and query params (strings; use z.coerce for numbers). */
   params: ParamsSchema & { safeParse(value: unknown): { success: boolean; data?: unknown; error?: { issues: { path: PropertyKey[]; message: string }[] } } };

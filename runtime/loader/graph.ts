@@ -68,10 +68,14 @@ export function validateDag(dag: Dag, file: string): string[] {
   return [...dagProblems(shape).map((p) => `${file}: DAG "${String(dag.id)}"${p.task !== undefined ? ` task "${p.task}"` : ''}: ${p.message}`), ...routes];
 }
 
+/** Paths weir's server answers itself (its API, UI, auth and metrics): no route of a DAG may take them. */
+const RESERVED_PATH_LIST = '/, /api/v2/, /api/weir/, /auth/, /login, /logout, /static/, /dags/, /workers, /metrics, /ws/';
+const RESERVED_PATHS = /^\/(api\/(v2|weir)|auth|login|logout|static|dags|workers|metrics|ws)(\/|$)|^\/$/;
+
 /** What is wrong with a declared route (`d.route`), if anything. */
 export function routeProblems(r: RouteDefinition): string[] {
   const out: string[] = [];
-  if (typeof r.path !== 'string' || !/^\/api\/[A-Za-z0-9_\-/:]+$/.test(r.path) || /^\/api\/(v2|weir)(\/|$)/.test(r.path)) out.push('path must start with /api/ (not /api/v2/ or /api/weir/, which are weir\'s) and hold only letters, digits, _, -, / and :param segments');
+  if (typeof r.path !== 'string' || !/^\/[A-Za-z0-9_\-/:]+$/.test(r.path) || RESERVED_PATHS.test(r.path)) out.push(`path must start with / and hold only letters, digits, _, -, / and :param segments, outside weir's own paths (${RESERVED_PATH_LIST})`);
   if (!r.params || typeof (r.params as { safeParse?: unknown }).safeParse !== 'function') out.push('params must be a zod object schema');
   const shape = (r.params as { shape?: Record<string, unknown> } | undefined)?.shape;
   for (const a of r.args ?? []) if (shape && !(a in shape)) out.push(`args names "${a}", which is not one of the params`);

@@ -17,7 +17,7 @@ import { createToken, isAdminSecret, revokeToken, SESSION_SECONDS, verifyToken }
 import type { EventHub } from './events.ts';
 import type { Metrics } from './metrics.ts';
 import { registerEvents } from './events.ts';
-import { registerUserRoutes } from './api/user-routes.ts';
+import { isUserRoute, registerUserRoutes, userRoutePaths } from './api/user-routes.ts';
 import { registerUi } from './ui/routes.ts';
 import { errorPage } from './ui/layout.ts';
 
@@ -56,7 +56,7 @@ export function buildApp(deps: AppDeps): OpenAPIHono<ServerEnv> {
   app.use('*', securityHeaders());
   app.use('/auth/token', rateLimit(10, 60_000));
   app.use('/login', rateLimit(20, 60_000));
-  app.use('*', authenticate(deps.pool));
+  app.use('*', authenticate(deps.pool, (path) => isUserRoute(deps.dags(), path)));
 
   app.onError((err, c) => {
     const e = toError(err);
@@ -105,11 +105,15 @@ export function buildApp(deps: AppDeps): OpenAPIHono<ServerEnv> {
   });
 
   registerV2(app, deps);
-  app.doc31('/api/v2/openapi.json', {
-    openapi: '3.1.0',
-    info: { title: 'weir API', version: WEIR_VERSION, description: "A subset of Airflow 3's stable REST API (/api/v2), and weir's own (/api/weir/v1)." },
-  });
   app.openAPIRegistry.registerComponent('securitySchemes', 'HTTPBearer', { type: 'http', scheme: 'bearer' });
+  // Built per request: the routes DAG files declare change when the files do.
+  app.get('/api/v2/openapi.json', (c) => {
+    const doc = app.getOpenAPI31Document({
+      openapi: '3.1.0',
+      info: { title: 'weir API', version: WEIR_VERSION, description: "A subset of Airflow 3's stable REST API (/api/v2), weir's own (/api/weir/v1), and the routes the project's DAGs serve." },
+    });
+    return c.json({ ...doc, paths: { ...doc.paths, ...userRoutePaths(deps.dags()) } });
+  });
   registerEvents(app, deps.events);
   registerUserRoutes(app, deps);
   // Prometheus scrapes with a viewer token (`authorization: Bearer …` in its scrape config).

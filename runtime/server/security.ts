@@ -67,7 +67,8 @@ function sameOrigin(c: Context): boolean {
   return !crossSite(c) && (c.req.header('origin') !== undefined || c.req.header('sec-fetch-site') === 'same-origin');
 }
 
-export function authenticate(pool: pg.Pool): MiddlewareHandler<ServerEnv> {
+/** `isApi`: paths answered like the API (a DAG's routes) besides /api/ and /metrics. */
+export function authenticate(pool: pg.Pool, isApi: (path: string) => boolean = () => false): MiddlewareHandler<ServerEnv> {
   return async (c, next) => {
     if (PUBLIC_PATHS.some((p) => p.test(c.req.path))) return next();
     const token = bearer(c);
@@ -75,7 +76,7 @@ export function authenticate(pool: pg.Pool): MiddlewareHandler<ServerEnv> {
     const principal = await verifyToken(pool, token ?? cookie);
     if (!principal) {
       // Machines (the API, Prometheus) get 401; browsers are sent to the login page.
-      if (c.req.path.startsWith('/api/') || c.req.path === '/metrics' || token) {
+      if (c.req.path.startsWith('/api/') || c.req.path === '/metrics' || token || isApi(c.req.path)) {
         c.header('WWW-Authenticate', 'Bearer');
         return problem(c, 401, 'not authenticated: send Authorization: Bearer <token> (weir tokens create, or POST /auth/token)');
       }

@@ -15,6 +15,8 @@ import { EventHub } from './events.ts';
 import { Metrics } from './metrics.ts';
 import { allowedHosts } from './security.ts';
 import { ensureAdminSecret } from './tokens.ts';
+import { attachStatusSocket } from './ws-status.ts';
+import type { Server } from 'node:http';
 
 export interface RunningServer {
   url: string;
@@ -56,6 +58,7 @@ export async function startServer(session: Session, options: { host?: string; po
     const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
     s.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new InputError('port_in_use', `port ${port} on ${host} is in use (choose another with --port or WEIR_SERVER_PORT)`) : err));
   });
+  const statusSocket = attachStatusSocket(server as Server, { pool: engine.pool, hub: events, allowedHosts: hosts });
   const actualPort = (server.address() as AddressInfo).port;
   for (const h of allowedHosts(host, actualPort, config.serverAllowedHosts)) hosts.add(h);
   const urlHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
@@ -64,6 +67,7 @@ export async function startServer(session: Session, options: { host?: string; po
     firstSecret: secret.created ? secret.secret : undefined,
     secretFile: secret.file,
     async close() {
+      statusSocket.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       metrics.close();
       await events.close();
