@@ -74,6 +74,11 @@ export async function pipelineBench(adminUrl: string, name: string, env: Record<
   const engine = { pool: db.pool, boss, alertRetryDelayS: 5 };
   return {
     pool: db.pool,
+    /** The worker's peak resident memory so far (VmHWM), in MB: what a task's code held at most. */
+    workerPeakRssMb(): number {
+      const status = fs.readFileSync(`/proc/${worker.pid}/status`, 'utf8');
+      return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
+    },
     async run(dagId: string, conf: Record<string, unknown>, interval?: { start: Date; end: Date }): Promise<{ runId: string; startedAt: Date; ms: number }> {
       const graph = dags.dags.get(dagId)!;
       const at = new Date();

@@ -53,7 +53,8 @@ const d = dag({
 
 const warehouse = <T>(fn: (pool: pg.Pool) => Promise<T>) => withConnection('warehouse', fn, { max: 2 });
 
-const WKT = /^\s*POINT\s*\(\s*(-?\d+(?:\.\d+)?)\s+(-?\d+(?:\.\d+)?)\s*\)\s*$/;
+/** WKT points as silver parses them: spaces (not tabs) around the numbers. */
+const WKT = /^ *POINT *\( *(-?\d+(?:\.\d+)?) +(-?\d+(?:\.\d+)?) *\) *$/;
 const TIME = /^\s*(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*$/;
 
 /** Why a row cannot go to bronze, or undefined when it can. */
@@ -80,9 +81,9 @@ interface BronzeRow {
   destination_coord: string;
   datetime: string;
   datasource: string;
-  run_id: string;
+  batch_id: number;
 }
-const BRONZE_COLUMNS = ['source_file', 'row_number', ...HEADER, 'run_id'] as const;
+const BRONZE_COLUMNS = ['source_file', 'row_number', ...HEADER, 'batch_id'] as const;
 
 interface BronzeCounts {
   file: string;
@@ -93,18 +94,30 @@ interface BronzeCounts {
   chunks: number;
 }
 
-/** Stream the file into bronze in one transaction, CHUNK_ROWS rows per COPY. */
-async function loadBronze(client: pg.PoolClient, file: string, runId: string, signal: AbortSignal): Promise<BronzeCounts> {
+/**
+ * Stream the file into bronze in one transaction, CHUNK_ROWS rows per COPY, one chunk in
+ * flight: the next chunk is parsed while PostgreSQL takes the last (parsing and COPY
+ * overlap on two cores), and at most two chunks are held, so memory stays flat.
+ */
+async function loadBronze(client: pg.PoolClient, file: string, batch: { id: number; runId: string }, signal: AbortSignal): Promise<BronzeCounts> {
   const name = path.basename(file);
   const counts: BronzeCounts = { file, rows: 0, kept: 0, empty: 0, rejected: 0, chunks: 0 };
   let chunk: BronzeRow[] = [];
   let rejects: { line: number; reason: string; raw: string }[] = [];
+  let inFlight: Promise<unknown> = Promise.resolve();
   const flush = async () => {
-    if (chunk.length) await copyRows(client, { table: 'trips.bronze', columns: BRONZE_COLUMNS, rows: chunk });
-    if (rejects.length) await client.query(sqlFile('warehouse/trips/reject.sql'), [name, rejects.map((r) => r.line), rejects.map((r) => r.reason), rejects.map((r) => r.raw), runId]);
-    if (chunk.length || rejects.length) counts.chunks++;
+    await inFlight; // the previous chunk's COPY (its error, if any, surfaces here)
+    signal.throwIfAborted();
+    const [rows, bad] = [chunk, rejects];
     chunk = [];
     rejects = [];
+    if (!rows.length && !bad.length) return;
+    counts.chunks++;
+    inFlight = (async () => {
+      if (rows.length) await copyRows(client, { table: 'trips.bronze', columns: BRONZE_COLUMNS, rows });
+      if (bad.length) await client.query(sqlFile('warehouse/trips/reject.sql'), [name, bad.map((r) => r.line), bad.map((r) => r.reason), bad.map((r) => r.raw), batch.runId]);
+    })();
+    inFlight.catch(() => {}); // awaited at the next flush; not unhandled meanwhile
   };
   // No per-record info (it halves csv-parse's speed): a record's line is its index + 1,
   // exact while no quoted field holds a line break. Empty lines are records too, so they count.
@@ -129,21 +142,26 @@ async function loadBronze(client: pg.PoolClient, file: string, runId: string, si
         rejects.push({ line: index, reason: problem, raw: record.join(',').slice(0, 2000) });
       } else {
         counts.kept++;
-        chunk.push({ source_file: name, row_number: index - 1, region: record[0]!, origin_coord: record[1]!, destination_coord: record[2]!, datetime: record[3]!, datasource: record[4]!, run_id: runId });
+        chunk.push({ source_file: name, row_number: index - 1, region: record[0]!, origin_coord: record[1]!, destination_coord: record[2]!, datetime: record[3]!, datasource: record[4]!, batch_id: batch.id });
       }
-      if (chunk.length + rejects.length >= CHUNK_ROWS) {
-        signal.throwIfAborted();
-        await flush();
-      }
+      if (chunk.length + rejects.length >= CHUNK_ROWS) await flush();
     }
   } catch (err) {
+    await inFlight.catch(() => {});
     const e = err as { code?: string; message: string };
     if (e.code?.startsWith('CSV_')) throw new NonRetryableError(`${name}: not valid CSV near row ${index}: ${e.message}`);
     throw err;
   }
   if (index === 0) throw new NonRetryableError(`${name} is empty: expected the header ${HEADER.join(',')}`);
   await flush();
+  await inFlight;
   return counts;
+}
+
+/** The run's batch id (the same on every try). */
+async function batchId(db: pg.Pool, runId: string, file: string): Promise<number> {
+  const { rows } = await db.query<{ batch_id: number }>(sqlFile('warehouse/trips/batch.sql'), [runId, path.basename(file)]);
+  return rows[0]!.batch_id;
 }
 
 const bronze = d.task({ id: 'bronze', description: 'the file into trips.bronze (COPY, 100,000-row chunks); unreadable rows to bronze_rejects', timeoutMs: 3_600_000 }, async (ctx) => {
@@ -151,37 +169,38 @@ const bronze = d.task({ id: 'bronze', description: 'the file into trips.bronze (
   if (!fs.existsSync(file)) throw new NonRetryableError(`${file} is not there any more (moved or deleted before its run started)`);
   return warehouse(async (pool) => {
     await applySqlFile(pool, 'warehouse/trips/schema.sql');
+    const batch = { id: await batchId(pool, ctx.runId, file), runId: ctx.runId };
     const counts = await withAudit(pool, ctx, { step: 'bronze', source: file, target: 'trips.bronze' }, async () => {
       const c = await withTransaction(pool, async (client) => {
-        await client.query(sqlFile('warehouse/trips/purge_bronze.sql'), [ctx.runId]);
-        return loadBronze(client, file, ctx.runId, ctx.signal);
+        await client.query(sqlFile('warehouse/trips/purge_bronze.sql'), [batch.id, ctx.runId]);
+        return loadBronze(client, file, batch, ctx.signal);
       });
       return { result: c, rowsIn: c.rows, rowsOut: c.kept, rowsAffected: c.kept + c.rejected };
     });
     await pool.query(sqlFile('warehouse/trips/analyze_bronze.sql'));
-    ctx.log.info('bronze loaded', { ...counts });
-    return counts;
+    ctx.log.info('bronze loaded', { ...counts, batch_id: batch.id });
+    return { ...counts, batch_id: batch.id };
   });
 });
 
 const silver = d.task({ id: 'silver', upstream: [bronze], description: 'typed, cleaned and de-duplicated into trips.silver (SQL)' }, async (ctx) => {
-  const { kept, file } = ctx.output(bronze);
+  const { kept, file, batch_id } = ctx.output(bronze);
   return warehouse(async (pool) => {
     const added = await withAudit(pool, ctx, { step: 'silver', source: 'trips.bronze', target: 'trips.silver' }, async () => {
-      const { rows } = await pool.query<{ added: string }>(sqlFile('warehouse/trips/silver.sql'), [ctx.runId]);
+      const { rows } = await pool.query<{ added: string }>(sqlFile('warehouse/trips/silver.sql'), [batch_id]);
       const n = Number(rows[0]!.added);
       return { result: n, rowsIn: kept, rowsOut: n, rowsAffected: n };
     });
     ctx.log.info('silver loaded', { file, added, duplicates: kept - added });
-    return { added, duplicates: kept - added };
+    return { added, duplicates: kept - added, batch_id };
   });
 });
 
 const gold = d.task({ id: 'gold', upstream: [silver], produces: ['warehouse.trips_gold'], description: 'the new trips added to weekly and similar-trip aggregates (SQL), once' }, async (ctx) => {
-  const { added } = ctx.output(silver);
+  const { added, batch_id } = ctx.output(silver);
   return warehouse(async (pool) => {
     const out = await withAudit(pool, ctx, { step: 'gold', source: 'trips.silver', target: 'trips.gold_weekly, trips.gold_similar' }, async () => {
-      const { rows } = await pool.query<{ applied: number; trips: string; weekly_rows: number; similar_rows: number }>(sqlFile('warehouse/trips/gold.sql'), [ctx.runId]);
+      const { rows } = await pool.query<{ applied: number; trips: string; weekly_rows: number; similar_rows: number }>(sqlFile('warehouse/trips/gold.sql'), [batch_id]);
       const r = { applied: rows[0]!.applied === 1, trips: Number(rows[0]!.trips), weekly_rows: rows[0]!.weekly_rows, similar_rows: rows[0]!.similar_rows };
       return { result: r, rowsIn: added, rowsOut: r.trips, rowsAffected: r.weekly_rows + r.similar_rows };
     });

@@ -193,13 +193,19 @@ export async function upsertRows<Row extends object>(db: Queryable, options: Ups
   return counts;
 }
 
+/** What makes a CSV field need quotes (or be the end-of-data marker). */
+const NEEDS_QUOTES = /[",\r\n]|^\\\.$/;
+
 function csvField(value: unknown): string {
   if (value === null || value === undefined) return ''; // unquoted empty = NULL in CSV format
   let text: string;
   if (value instanceof Date) text = value.toISOString();
   else if (typeof value === 'object') text = JSON.stringify(value);
   else text = String(value);
-  return `"${text.replace(/"/g, '""')}"`;
+  // Quoted only when it must be (an empty string, a quote, comma or line break): COPY of
+  // millions of rows spends less time escaping what needs none.
+  if (text === '' || NEEDS_QUOTES.test(text)) return `"${text.replace(/"/g, '""')}"`;
+  return text;
 }
 
 /** Rows as CSV text for COPY, ~64 kB per chunk (a write per row costs more than the row); `count` is the rows read so far. */

@@ -219,6 +219,10 @@ export async function ensureEmbeddedPostgres(home: string, settings: { maxConnec
       `-k ${pgHome}`,
       `-c max_connections=${settings.maxConnections ?? 200}`,
       '-c shared_buffers=128MB',
+      // Bulk loads (a pipeline's COPY and INSERT … SELECT of millions of rows) write WAL faster
+      // than the default 4 MB of buffers drain, and checkpoint every 1 GB of it.
+      '-c wal_buffers=16MB',
+      '-c max_wal_size=4GB',
     ].join(' ');
     // pg_ctl daemonises the server, so it survives this process; -w waits until it accepts connections.
     const started = await run(pg_ctl, ['start', '-w', '-t', '60', '-D', dataDir, '-l', logFile, '-o', options], user, true);

@@ -1,2 +1,2 @@
--- Planner statistics after a big load (silver then reads this run's rows with a fitting plan). No parameters.
+-- Planner statistics after a big load (silver then reads the batch with a fitting plan). No parameters.
 ANALYZE trips.bronze

@@ -1,15 +1,16 @@
 -- Add one silver batch (the trips a run added) to gold, once: weekly trips per region and
 -- similar-trip groups grow by the batch's counts, so the work is the new file's size, not
 -- the table's. A batch already applied (a retry, a cleared run) adds nothing.
--- $1 batch (run_id). Returns applied (0 or 1), trips, and the gold rows touched.
+-- $1 batch_id. Returns applied (0 or 1), trips, and the gold rows touched.
 WITH fresh AS (
-  SELECT s.* FROM trips.silver s WHERE s.batch = $1
-    AND NOT EXISTS (SELECT 1 FROM trips.gold_batches g WHERE g.batch = $1)
+  SELECT s.region, s.datetime, s.origin_lon, s.origin_lat, s.destination_lon, s.destination_lat
+  FROM trips.silver s WHERE s.batch_id = $1
+    AND NOT EXISTS (SELECT 1 FROM trips.gold_batches g WHERE g.batch_id = $1)
 ), guard AS (
-  INSERT INTO trips.gold_batches (batch, trips)
+  INSERT INTO trips.gold_batches (batch_id, trips)
   SELECT $1, count(*) FROM fresh
-  ON CONFLICT (batch) DO NOTHING
-  RETURNING batch
+  ON CONFLICT (batch_id) DO NOTHING
+  RETURNING batch_id
 ), weekly AS (
   INSERT INTO trips.gold_weekly AS g (region, year, week, week_start, trips)
   SELECT region, extract(isoyear FROM datetime)::int, extract(week FROM datetime)::int, date_trunc('week', datetime)::date, count(*)

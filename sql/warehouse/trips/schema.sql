@@ -3,6 +3,14 @@
 -- (weekly trips per region; similar-trip groups on a grid). Idempotent. Parameters: none.
 CREATE SCHEMA IF NOT EXISTS trips;
 
+-- One batch per run (a file): bronze and silver rows carry its small id, not the run id.
+CREATE TABLE IF NOT EXISTS trips.batches (
+  batch_id     integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  run_id       text NOT NULL UNIQUE,
+  source_file  text NOT NULL,
+  created_at   timestamptz NOT NULL DEFAULT now()
+);
+
 -- Every field as text, exactly as read; rows with every field empty are not kept.
 CREATE TABLE IF NOT EXISTS trips.bronze (
   source_file        text NOT NULL,
@@ -13,9 +21,9 @@ CREATE TABLE IF NOT EXISTS trips.bronze (
   datetime           text,
   datasource         text,
   inserted_on        timestamptz NOT NULL DEFAULT now(),  -- the loading transaction's start
-  run_id             text NOT NULL
+  batch_id           integer NOT NULL               -- trips.batches: the run that loaded it
 );
-CREATE INDEX IF NOT EXISTS bronze_run ON trips.bronze (run_id);
+CREATE INDEX IF NOT EXISTS bronze_batch ON trips.bronze (batch_id);
 
 -- Rows that could not be read: a wrong number of fields, a point that is not WKT, a bad time.
 CREATE TABLE IF NOT EXISTS trips.bronze_rejects (
@@ -40,11 +48,12 @@ CREATE TABLE IF NOT EXISTS trips.silver (
   datasource       text NOT NULL,
   source_file      text NOT NULL,
   row_number       bigint NOT NULL,
-  batch            text NOT NULL,               -- the run that first loaded the trip
+  batch_id         integer NOT NULL,            -- the batch that first loaded the trip
   loaded_at        timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX IF NOT EXISTS silver_batch ON trips.silver (batch);
-CREATE INDEX IF NOT EXISTS silver_datetime ON trips.silver (datetime);
+-- What gold reads of a new batch. (No index on datetime: each costs every load, and the
+-- weekly figures come from gold; see the README on 100 M rows.)
+CREATE INDEX IF NOT EXISTS silver_batch ON trips.silver (batch_id);
 
 -- Trips per region and ISO week (year is the ISO year).
 CREATE TABLE IF NOT EXISTS trips.gold_weekly (
@@ -73,7 +82,7 @@ CREATE TABLE IF NOT EXISTS trips.gold_similar (
 
 -- The silver batches gold has added: each is added once, whatever retries or clears do.
 CREATE TABLE IF NOT EXISTS trips.gold_batches (
-  batch       text PRIMARY KEY,
+  batch_id    integer PRIMARY KEY,
   trips       bigint NOT NULL,
   applied_at  timestamptz NOT NULL DEFAULT now()
 );
