@@ -339,6 +339,9 @@ if (isMain) {
   log('events_every_3_min: 1,000 messages/s through 3-minute runs, 15 simulated minutes');
   const { benchEvents } = await import('./events.ts');
   Object.assign(results, await benchEvents((await ensureEmbeddedPostgres(process.env.WEIR_HOME ?? path.join(root, '.weir'))).url, log));
+  log('trips_ingest: files of 1 M (three times) and 10 M trips, then a 100,000-row file after the 10 M');
+  const { benchTrips } = await import('./trips.ts');
+  Object.assign(results, await benchTrips((await ensureEmbeddedPostgres(process.env.WEIR_HOME ?? path.join(root, '.weir'))).url, log));
   log('discovery: 500 DAG files (dags list cold/warm, dags validate)');
   const { benchDiscovery } = await import('./discovery.ts');
   Object.assign(results, await benchDiscovery());

@@ -237,11 +237,12 @@ test('a wrong header fails for good and stays in landing; malformed and empty ro
     '',                                                                  // line 7: an empty line
     'Turin,POINT (7.6 45.0),POINT (7.7 45.1),2018-02-30 02:54:04,baba_car', // line 8: no such day
     lines[5],
+    'Turin,POINT (7.6 45.0),POINT (7.7 45.1),2018-05-21 02:54:04,"Baba, Car "', // line 10: a quoted comma (RFC 4180)
   ].join('\n');
   drop('messy.csv', `${messy}\n`);
   const [ok] = await newRuns(before + 1, 1);
   expect(await ended(ok!.run_id)).toBe('success');
-  expect(await output(ok!.run_id, 'bronze')).toMatchObject({ rows: 8, kept: 3, empty: 2, rejected: 3 });
+  expect(await output(ok!.run_id, 'bronze')).toMatchObject({ rows: 9, kept: 4, empty: 2, rejected: 3 });
   const { rows: rejects } = await pool.query('SELECT line::int, reason FROM trips.bronze_rejects WHERE run_id = $1 ORDER BY line', [ok!.run_id]);
   expect(rejects).toEqual([
     { line: 4, reason: 'expected 5 fields, found 4' },
@@ -249,5 +250,7 @@ test('a wrong header fails for good and stays in landing; malformed and empty ro
     { line: 8, reason: 'datetime is not a time (YYYY-MM-DD hh:mm:ss): "2018-02-30 02:54:04"' },
   ]);
   const { rows: bronzeRows } = await pool.query('SELECT row_number::int FROM trips.bronze JOIN trips.batches USING (batch_id) WHERE run_id = $1 ORDER BY row_number', [ok!.run_id]);
-  expect(bronzeRows.map((r) => r.row_number)).toEqual([1, 2, 8]);
+  expect(bronzeRows.map((r) => r.row_number)).toEqual([1, 2, 8, 9]);
+  const { rows: quoted } = await pool.query("SELECT datasource FROM trips.silver WHERE source_file = 'messy.csv' AND row_number = 9");
+  expect(quoted).toEqual([{ datasource: 'baba, car' }]);
 }, 180_000);
