@@ -12,6 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { prng } from './prng.ts';
 
 export const SALES_SIZES = { small: 20, medium: 100, large: 5000 } as const;
 export type SalesSize = keyof typeof SALES_SIZES;
@@ -48,18 +49,6 @@ export interface SalesManifest {
     duplicateCustomers: number;
     /** Products repeated with the same id (clean keeps the first). */
     duplicateProducts: number;
-  };
-}
-
-/** mulberry32: small, fast and the same on every machine. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

@@ -9,22 +9,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { prng } from './prng.ts';
 import { once } from 'node:events';
 
 export const TRIPS_HEADER = 'region,origin_coord,destination_coord,datetime,datasource';
 /** The challenge's sample: 100 rows, the first one twice. */
 export const TRIPS_SAMPLE = fileURLToPath(new URL('../../data/trips/trips.csv', import.meta.url));
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface SampleRow {
   region: string;
