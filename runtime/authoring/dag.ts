@@ -103,6 +103,19 @@ export interface TaskContext<P = Record<string, unknown>, U extends readonly Tas
   queueWebhook(message: QueuedWebhook): void;
   /** The DAG's state between runs (watermarks, cursors): see DagState. */
   readonly state: DagState;
+  /**
+   * A secret by name: the environment variable of that name when set, else the secrets
+   * store (`weir secrets set NAME`). Its value is masked in logs, errors, outputs, state
+   * and emails from then on. Neither set: the try fails for good, saying how to set it.
+   */
+  secret(name: string): Promise<string>;
+  /**
+   * Store a secret now, not with the try's success: a rotated refresh token must outlive a
+   * try that fails afterwards. (An environment variable of the same name still wins: unset it.)
+   */
+  setSecret(name: string, value: string): Promise<void>;
+  /** Run `fn` holding the secret's lock across workers and processes (one token rotation at a time). */
+  withSecretLock<T>(name: string, fn: () => Promise<T>): Promise<T>;
 }
 
 /**

@@ -8,6 +8,7 @@ import { NonRetryableError } from '../errors.ts';
 import { redact } from '../redact.ts';
 import { toStorableJson, toStorableText } from '../storable.ts';
 import { readDagState, stateEntry } from '../engine/state.ts';
+import { taskSecrets } from '../engine/task-secrets.ts';
 
 /**
  * Lines kept per try; past this, one line says how many more were dropped at the
@@ -86,7 +87,7 @@ export function createTaskContext(input: ContextInput): TaskContext<any, any> {
     }) as TaskContext['output'],
     // JSON snapshots: they cross from the isolate and are stored on the alert queue as JSON.
     queueEmail(email: QueuedEmail) {
-      input.notifications.push(JSON.parse(JSON.stringify(email)) as QueuedEmail);
+      input.notifications.push(JSON.parse(redact(JSON.stringify(email))) as QueuedEmail);
     },
     state: {
       async get(key: string) {
@@ -101,12 +102,13 @@ export function createTaskContext(input: ContextInput): TaskContext<any, any> {
       set(key: string, value: unknown) {
         const entry = stateEntry(key, value);
         if ('problem' in entry) throw new NonRetryableError(entry.problem);
-        input.stateWrites.set(entry.key, entry.text);
+        input.stateWrites.set(entry.key, entry.text === null ? null : redact(entry.text));
       },
     },
+    ...taskSecrets(`${input.dagId}/${input.runId}/${input.taskId}/${input.tryNumber}`),
     queueWebhook(message: QueuedWebhook) {
       if (typeof message?.webhook !== 'string' || typeof message.text !== 'string') throw new NonRetryableError('ctx.queueWebhook takes { webhook: name, text }');
-      input.notifications.push({ webhook: message.webhook, text: message.text });
+      input.notifications.push({ webhook: message.webhook, text: redact(message.text) });
     },
   };
 }

@@ -7,6 +7,7 @@ import type { DagGraph } from '../loader/graph.ts';
 import { createTaskContext, createTaskLogger, MAX_LOG_LINES, type TryInput } from './context.ts';
 import { NonRetryableError, SkipTask, toError } from '../errors.ts';
 import type { TryOutcome } from '../engine/runs.ts';
+import { redact } from '../redact.ts';
 import { findUnstorable } from '../storable.ts';
 
 /**
@@ -43,7 +44,8 @@ export async function runTry(task: TaskDefinition, ctx: TaskContext<any, any>, c
     const result = await Promise.race([running, aborted]);
     let json: string | undefined;
     try {
-      json = JSON.stringify(result ?? null);
+      // Masked as stored: a secret the task read (ctx.secret) never reaches its output.
+      json = redact(JSON.stringify(result ?? null));
     } catch (err) {
       return { kind: 'failed', error: new NonRetryableError(`output of task "${task.id}" is not JSON-serialisable: ${toError(err).message}`), retryable: false };
     }
