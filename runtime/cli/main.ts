@@ -19,6 +19,7 @@ import { registerInitCommand } from './commands/init.ts';
 import { registerServerCommands } from './commands/server.ts';
 import { registerStateCommands } from './commands/state.ts';
 import { registerAssetCommands } from './commands/assets.ts';
+import { registerSecretCommands } from './commands/secrets.ts';
 import { WEIR_VERSION } from '../package/manifest.mjs';
 
 
@@ -30,7 +31,7 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   const cli: Cli = { session: getSession, setExit };
-  for (const register of [registerDbCommands, registerDagsCommands, registerRunCommands, registerTaskCommands, registerProcessCommands, registerEmailCommands, registerInitCommand, registerServerCommands, registerStateCommands, registerAssetCommands]) {
+  for (const register of [registerDbCommands, registerDagsCommands, registerRunCommands, registerTaskCommands, registerProcessCommands, registerEmailCommands, registerInitCommand, registerServerCommands, registerStateCommands, registerAssetCommands, registerSecretCommands]) {
     register(program, cli);
   }
   return program;

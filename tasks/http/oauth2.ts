@@ -6,13 +6,23 @@
 import { AxiosHeaders, type AxiosRequestConfig, type AxiosResponse } from 'axios';
 import { NonRetryableError, WeirError } from '../../runtime/errors.ts';
 import { redact, registerSecret } from '../../runtime/redact.ts';
+import type { TaskContext } from '../../runtime/authoring/dag.ts';
 import { HttpRejectedError, createHttpClient, type HttpClient, type HttpLogger } from './client.ts';
 
 export interface OAuth2ClientOptions {
   tokenUrl: string;
   clientId: string;
   clientSecret: string;
-  refreshToken: string;
+  /** The refresh token; or leave it out and give `refreshTokenSecret`. */
+  refreshToken?: string;
+  /**
+   * Keep the refresh token in weir's secrets store (`weir secrets set NAME`): each refresh
+   * takes the secret's lock, reads the stored token, and writes the rotated one before it
+   * lets go — so two tries (on any workers) refreshing at once take turns and the second
+   * uses the token the first was given, never a replaced one (Intuit: always use the
+   * latest refresh token).
+   */
+  refreshTokenSecret?: { name: string; ctx: Pick<TaskContext, 'secret' | 'setSecret' | 'withSecretLock'> };
   /** How the client authenticates to the token endpoint. Default `basic` (HTTP Basic, as QuickBooks wants). */
   clientAuth?: 'basic' | 'body';
   /** Refresh this long before the access token expires. Default 60 000 ms. */
@@ -39,7 +49,7 @@ interface TokenResponse {
 export class OAuth2Client {
   readonly #options: OAuth2ClientOptions;
   readonly #http: HttpClient;
-  #refreshToken: string;
+  #refreshToken: string | undefined;
   #accessToken: string | undefined;
   #expiresAt = 0;
   #inflight: Promise<string> | undefined;
@@ -47,6 +57,7 @@ export class OAuth2Client {
   constructor(options: OAuth2ClientOptions) {
     this.#options = options;
     this.#http = options.http ?? createHttpClient({ log: options.log });
+    if (!options.refreshToken && !options.refreshTokenSecret) throw new WeirError('oauth_no_refresh_token', 'OAuth2Client needs refreshToken or refreshTokenSecret');
     this.#refreshToken = options.refreshToken;
     registerSecret(options.clientSecret);
     registerSecret(options.refreshToken);
@@ -68,8 +79,18 @@ export class OAuth2Client {
   }
 
   async #refresh(signal?: AbortSignal): Promise<string> {
+    const store = this.#options.refreshTokenSecret;
+    if (!store) return this.#exchange(signal);
+    return store.ctx.withSecretLock(store.name, async () => {
+      this.#refreshToken = await store.ctx.secret(store.name);
+      return this.#exchange(signal, (token) => store.ctx.setSecret(store.name, token));
+    });
+  }
+
+  /** One refresh-token grant; a rotated refresh token is handed to `persist` and `onRefreshToken`. */
+  async #exchange(signal?: AbortSignal, persist?: (refreshToken: string) => Promise<void>): Promise<string> {
     const o = this.#options;
-    const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: this.#refreshToken });
+    const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: this.#refreshToken! });
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
     if ((o.clientAuth ?? 'basic') === 'basic') {
       headers.authorization = `Basic ${Buffer.from(`${o.clientId}:${o.clientSecret}`).toString('base64')}`;
@@ -82,7 +103,8 @@ export class OAuth2Client {
       ({ data } = await this.#http.post<TokenResponse>(o.tokenUrl, form.toString(), { headers, signal }));
     } catch (err) {
       if (err instanceof HttpRejectedError) {
-        throw new NonRetryableError(`${err.message} — the OAuth2 refresh token or client credentials were refused; re-authorise the app and store the new refresh token`);
+        const how = o.refreshTokenSecret ? ` with \`weir secrets set ${o.refreshTokenSecret.name}\`` : '';
+        throw new NonRetryableError(`${err.message} — the OAuth2 refresh token or client credentials were refused; re-authorise the app and store the new refresh token${how}`);
       }
       throw err;
     }
@@ -96,6 +118,7 @@ export class OAuth2Client {
     if (data.refresh_token && data.refresh_token !== this.#refreshToken) {
       registerSecret(data.refresh_token);
       this.#refreshToken = data.refresh_token;
+      await persist?.(data.refresh_token);
       await o.onRefreshToken?.(data.refresh_token);
     }
     o.log?.info?.('oauth2 access token refreshed', { expiresInS });

@@ -16,13 +16,14 @@ export interface CliResult {
 }
 
 /** Run a command to its end, with its output. */
-export function runCommand(command: string, args: string[], options: { env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {}): Promise<CliResult> {
+export function runCommand(command: string, args: string[], options: { env?: Record<string, string>; timeoutMs?: number; cwd?: string; input?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env }, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (options.input !== undefined) child.stdin!.end(options.input);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`${path.basename(command)} ${args.join(' ')} timed out\n${stderr}`));
@@ -35,7 +36,7 @@ export function runCommand(command: string, args: string[], options: { env?: Rec
   });
 }
 
-export function runWeir(args: string[], env: Record<string, string>, options: { timeoutMs?: number; cwd?: string } = {}): Promise<CliResult> {
+export function runWeir(args: string[], env: Record<string, string>, options: { timeoutMs?: number; cwd?: string; input?: string } = {}): Promise<CliResult> {
   return runCommand(process.execPath, [WEIR_BIN, ...args], { ...options, env: { WEIR_LOG_LEVEL: 'warn', ...env } });
 }
 
