@@ -39,7 +39,10 @@ export function registerEnvSecrets(env: NodeJS.ProcessEnv = process.env): void {
 
 /** Mask the password of every URL with credentials (`scheme://user:pass@host`). */
 export function maskUrl(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):([^@\s]+)@/gi, '$1:***@');
+  // A scheme is at most 32 characters: unbounded, a long run of letters (a 2 MB output of
+  // 'x') made the engine try every start against every end, which never finished.
+  if (!text.includes('://')) return text;
+  return text.replace(/([a-z][a-z0-9+.-]{0,31}:\/\/[^:/@\s]*):([^@\s]+)@/gi, '$1:***@');
 }
 
 /** Mask URL passwords, registered secrets and `apikey=`-style query values in a string. */
