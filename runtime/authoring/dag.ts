@@ -166,6 +166,14 @@ export interface TaskOptions<Id extends string = string, U extends readonly (Tas
    * `trigger.assets` wait for it.
    */
   produces?: readonly string[];
+  /**
+   * A pool (`weir pools set NAME --slots N`, or the DAG's `pools`) that caps how many tries
+   * of its tasks run at once across every worker; a try waits (handed back, with the
+   * reason in `weir runs show`) until a slot is free. Default: none, not limited.
+   */
+  pool?: string;
+  /** Slots of the pool a try of this task takes. Default 1. */
+  poolSlots?: number;
 }
 
 export type TaskFn<P, U extends readonly TaskRef<any, string>[], R, Self extends string = string> = (ctx: TaskContext<P, U, Self>) => Promise<R> | R;
@@ -184,6 +192,9 @@ export interface TaskDefinition {
   emailOnRetry: boolean;
   /** Assets a successful try records an event for (TaskOptions.produces). */
   produces: string[];
+  /** The pool its tries take slots of, and how many (TaskOptions.pool). */
+  pool: string | undefined;
+  poolSlots: number;
   /** undefined: the worker's default. */
   memoryLimitMb: number | undefined;
   fn: (ctx: TaskContext<any, any>) => unknown;
@@ -246,6 +257,11 @@ export interface DagOptions<S extends ParamsSchema = ParamsSchema> {
   pausedOnCreation?: boolean;
   /** Fail a run that has been running longer than this. */
   dagrunTimeoutMs?: number;
+  /**
+   * Pools this DAG's tasks use, with their size, created when missing (by the scheduler or a
+   * worker); a pool that exists keeps its size: `weir pools set` decides after. `{ quickbooks: 4 }`.
+   */
+  pools?: Record<string, number>;
   /**
    * Deadline alerts (Airflow 3's, which replaced SLAs): a run still unfinished `withinMs`
    * after its data interval's end (`of: 'data_interval_end'`, the default) or its creation
@@ -343,6 +359,8 @@ export class Dag<S extends ParamsSchema = ParamsSchema> {
       timeoutMs: options.timeoutMs ?? defaults.timeoutMs,
       emailOnRetry: options.emailOnRetry ?? defaults.emailOnRetry ?? false,
       produces: [...(options.produces ?? [])],
+      pool: options.pool,
+      poolSlots: options.poolSlots ?? 1,
       memoryLimitMb: options.memoryLimitMb ?? defaults.memoryLimitMb,
       fn: fn as TaskDefinition['fn'],
       declarationProblems,

@@ -20,6 +20,7 @@ import { registerServerCommands } from './commands/server.ts';
 import { registerStateCommands } from './commands/state.ts';
 import { registerAssetCommands } from './commands/assets.ts';
 import { registerSecretCommands } from './commands/secrets.ts';
+import { registerPoolCommands } from './commands/pools.ts';
 import { WEIR_VERSION } from '../package/manifest.mjs';
 
 
@@ -31,7 +32,7 @@ export function buildProgram(getSession: () => Session, setExit: (code: number) 
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   const cli: Cli = { session: getSession, setExit };
-  for (const register of [registerDbCommands, registerDagsCommands, registerRunCommands, registerTaskCommands, registerProcessCommands, registerEmailCommands, registerInitCommand, registerServerCommands, registerStateCommands, registerAssetCommands, registerSecretCommands]) {
+  for (const register of [registerDbCommands, registerDagsCommands, registerRunCommands, registerTaskCommands, registerProcessCommands, registerEmailCommands, registerInitCommand, registerServerCommands, registerStateCommands, registerAssetCommands, registerSecretCommands, registerPoolCommands]) {
     register(program, cli);
   }
   return program;

@@ -257,7 +257,9 @@ async function claimLocally(client: pg.PoolClient, local: LocalClaim, pairs: { r
  * private one); the rest are queued.
  */
 async function startTasks(engine: Engine, client: pg.PoolClient, runs: Map<string, RunRef>, pairs: { runId: string; taskId: string }[], slots: LocalClaim | undefined, claimed: LocallyClaimed[]): Promise<void> {
-  const mine = slots ? await claimLocally(client, slots, pairs.filter((p) => runs.get(p.runId)!.queue === slots.queue)) : [];
+  // Pooled tasks go through the queue: their slots are counted where tries are claimed (claim_pooled.sql).
+  const local = (p: { runId: string; taskId: string }) => runs.get(p.runId)!.queue === slots!.queue && !runs.get(p.runId)!.graph.tasks.get(p.taskId)?.pool;
+  const mine = slots ? await claimLocally(client, slots, pairs.filter(local)) : [];
   claimed.push(...mine);
   const taken = new Set(mine.map((m) => `${m.runId}\u0000${m.taskId}`));
   await queuePairs(engine, client, runs, pairs.filter((p) => !taken.has(`${p.runId}\u0000${p.taskId}`)));
@@ -438,6 +440,7 @@ export async function endTries(engine: Engine, graphs: Map<string, DagGraph>, it
     const unfinished = new Map(rows.filter((r) => r.kind === 'run').map((r) => [r.run_id, r.unfinished]));
     const results: EndTryResult[] = [];
     const runs = new Map<string, RunRef>();
+    const pools = new Set<string>();
     for (let i = 0; i < items.length; i++) {
       const item = items[i]!;
       const graph = graphs.get(item.dagId)!;
@@ -448,6 +451,8 @@ export async function endTries(engine: Engine, graphs: Map<string, DagGraph>, it
         continue;
       }
       const task = graph.tasks.get(item.taskId);
+      // A slot of its pool is free (whatever the outcome): wake the workers whose tries wait for one.
+      if (task?.pool) pools.add(task.pool);
       if (state === 'up_for_retry') {
         const delay = retryDelayMs(task ?? DEFAULT_RETRY, item.tryNumber + 1);
         await enqueueTries(engine.boss, client, item.queue, [{ dagId: item.dagId, runId: item.runId, taskId: item.taskId, tryNumber: item.tryNumber + 1 }], new Date(Date.now() + delay));
@@ -460,7 +465,7 @@ export async function endTries(engine: Engine, graphs: Map<string, DagGraph>, it
         const { notifications, stateWrites } = item.outcome;
         if (notifications?.length) await enqueueNotifications(engine, client, { dagId: item.dagId, runId: item.runId, taskId: item.taskId, tryNumber: item.tryNumber }, notifications);
         if (stateWrites?.length) await writeDagState(client, item.dagId, stateWrites, `${item.runId}/${item.taskId}/${item.tryNumber}`);
-        if (task?.produces.length) await client.query(sql('record_asset_events'), [item.dagId, item.runId, item.taskId, item.tryNumber, task.produces]);
+        if (task?.produces?.length) await client.query(sql('record_asset_events'), [item.dagId, item.runId, item.taskId, item.tryNumber, task.produces]);
       }
       if (state === 'failed' && graph.options.emailOnFailure && graph.options.alertRecipients.length) {
         await enqueueAlert(engine, client, graph, item, 'task_failure', stored[i]!.error);
@@ -471,6 +476,7 @@ export async function endTries(engine: Engine, graphs: Map<string, DagGraph>, it
       runs.set(item.runId, { graph, queue: item.queue });
       results.push({ recorded: true, state });
     }
+    if (pools.size) await client.query(sql('pool_freed'), [[...pools]]);
     // end_tries counted the successors of these tries already; propagate goes on from its counters.
     const { ended, claimed } = await propagate(engine, client, runs, [], local, { counters, unfinished }, later);
     for (let i = 0; i < items.length; i++) {

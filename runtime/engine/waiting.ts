@@ -17,6 +17,8 @@ interface WaitingRow {
   broken_errors: string[];
   /** Running tries (`task on host:pid`) whose worker is gone. */
   orphaned: string[];
+  /** Tries waiting for a pool slot (slots null: no such pool). */
+  pool_waits: { task_id: string; pool: string; slots: number | null; used: number }[];
 }
 
 /**
@@ -44,6 +46,11 @@ export async function waitingReason(pool: pg.Pool, runId: string): Promise<strin
   if (!w.with_dag) {
     const broken = w.broken_errors.length ? `; broken there: ${w.broken_errors.join('; ')}` : '';
     return `no live worker has DAG ${w.dag_id} (${w.on_queue} worker(s) alive${broken}); it runs as soon as one has it`;
+  }
+  if (w.pool_waits.length) {
+    return w.pool_waits.map((p) => (p.slots === null
+      ? `${p.task_id} waits for pool ${p.pool}, which does not exist: \`weir pools set ${p.pool} --slots N\``
+      : `${p.task_id} waits for a slot of pool ${p.pool} (${p.used} of ${p.slots} in use)`)).join('; ');
   }
   return undefined;
 }

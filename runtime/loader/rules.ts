@@ -21,6 +21,8 @@ export interface TaskShape {
   timeoutMs?: unknown;
   memoryLimitMb?: unknown;
   produces?: unknown;
+  pool?: unknown;
+  poolSlots?: unknown;
   /** False when the declaration has no function to run; undefined when not known. */
   hasFunction?: boolean;
   /** Problems noticed while declaring (bad upstream values). */
@@ -36,6 +38,7 @@ export interface DagShape {
     dagrunTimeoutMs?: unknown;
     deadline?: unknown;
     trigger?: unknown;
+    pools?: unknown;
     timezone?: unknown;
     startDate?: unknown;
     endDate?: unknown;
@@ -69,6 +72,9 @@ export interface DagProblem {
 export const ASSET_NAME_RULE = '1-200 of letters, digits and . _ - : /';
 const isAssetName = (v: unknown) => typeof v === 'string' && /^[A-Za-z0-9._:/-]{1,200}$/.test(v);
 
+/** A pool's name: `quickbooks`, `warehouse_writes`. */
+export const POOL_NAME = /^[a-z][a-z0-9_]{0,63}$/;
+
 const nonNegativeInteger = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 const positiveNumber = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v > 0;
 
@@ -95,6 +101,9 @@ export function dagProblems(shape: DagShape): DagProblem[] {
       const shape = (o.params as { shape?: Record<string, unknown> } | undefined)?.shape;
       if (!shape || !((f.param ?? 'file') in shape)) option('trigger', `a file trigger passes the file's path in the param "${f.param ?? 'file'}": declare it in params (z.string())`);
     }
+  }
+  if (o.pools !== undefined && (typeof o.pools !== 'object' || o.pools === null || Object.entries(o.pools).some(([n, v]) => !POOL_NAME.test(n) || !nonNegativeInteger(v)))) {
+    option('pools', `pools must be { name: slots } with names matching ${POOL_NAME} and slots integers >= 0`);
   }
   if (o.deadline !== undefined) {
     const dl = o.deadline as { withinMs?: unknown; of?: unknown } | null;
@@ -134,6 +143,8 @@ export function dagProblems(shape: DagShape): DagProblem[] {
     if (t.timeoutMs !== undefined && !positiveNumber(t.timeoutMs)) taskOption('timeoutMs must be a positive number of milliseconds');
     if (t.memoryLimitMb !== undefined && !(positiveNumber(t.memoryLimitMb) && (t.memoryLimitMb as number) >= 16)) taskOption('memoryLimitMb must be a number of megabytes >= 16');
     if (t.produces !== undefined && (!Array.isArray(t.produces) || t.produces.some((a) => !isAssetName(a)))) taskOption(`produces must be a list of asset names (${ASSET_NAME_RULE})`);
+    if (t.pool !== undefined && !(typeof t.pool === 'string' && POOL_NAME.test(t.pool))) taskOption(`pool must be a pool name (${POOL_NAME})`);
+    if (t.poolSlots !== undefined && !(nonNegativeInteger(t.poolSlots) && (t.poolSlots as number) >= 1)) taskOption('poolSlots must be an integer >= 1');
     if (t.hasFunction === false) taskOption('needs a function to run');
   });
   if (!shape.complete) return problems;

@@ -20,6 +20,7 @@ import { cancelRun, createRun, createRuns, enqueueNotifications, type Engine } f
 import { withTransaction } from '../engine/transaction.ts';
 import { FolderScan, contentHash, fileRunId } from './file-trigger.ts';
 import { createAssetRun, registerAssetConsumers } from './asset-trigger.ts';
+import { declarePools } from '../engine/pools.ts';
 import { deadlineNotifications } from '../alerts.ts';
 import { RUN_UNFINISHED, stateList } from '../states.ts';
 import { validateParams } from '../engine/params.ts';
@@ -309,6 +310,7 @@ export class Scheduler {
   private async register(ids: string[]): Promise<void> {
     await this.engine.pool.query(sql('register_dags'), [ids, ids.map((id) => this.dags.dags.get(id)?.options.pausedOnCreation ?? false)]);
     await registerAssetConsumers(this.engine.pool, [...this.dags.dags.values()]);
+    await declarePools(this.engine.pool, this.dags.dags.values());
   }
 
   /** This scheduler's heartbeat row (health reports read it); a missed beat is only logged. */

@@ -25,6 +25,8 @@ import { CANCEL_CHANNEL, HANDED_BACK_CHANNEL, TASK_QUEUE, WORK_CHANNEL, ensureQu
 import { logger } from '../log.ts';
 import { Listener } from '../database/listener.ts';
 import { retryTransient } from '../database/transient.ts';
+import { withTransaction } from '../engine/transaction.ts';
+import { declarePools } from '../engine/pools.ts';
 import { InputError, NonRetryableError, toError } from '../errors.ts';
 import { MAX_LOG_LINES } from './context.ts';
 import { runInline } from './execute.ts';
@@ -135,6 +137,8 @@ export class Worker extends EventEmitter {
   private wakePending = false;
   /** Handed-back tries of a DAG this worker has may be waiting: adopt before fetching. */
   private adoptPending = true;
+  /** Set while tries this worker fetched wait for a pool slot: when to look at them again (a backstop to the wake-up a slot's end sends). */
+  private poolWaitsUntil: number | undefined;
   private loopDone: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   /** Slots promised to successors being claimed locally, so concurrent completions do not overbook. */
@@ -198,6 +202,7 @@ export class Worker extends EventEmitter {
     this.state = 'running';
     await ensureQueue(this.boss, this.options.queue);
     await this.reaper.start();
+    await declarePools(this.engine.pool, this.dags.dags.values()).catch((err) => logger.warn({ err: toError(err).message }, 'declaring the DAGs\' pools failed; tries of their tasks wait until the pools exist'));
     await this.listen();
     this.watcher.start();
     // Backstop for a missed hand-back notification.
@@ -270,6 +275,10 @@ export class Worker extends EventEmitter {
         continue;
       }
       this.wakePending = false;
+      if (this.poolWaitsUntil !== undefined && Date.now() >= this.poolWaitsUntil) {
+        this.poolWaitsUntil = undefined;
+        this.adoptPending = true;
+      }
       if (this.adoptPending) {
         try {
           await this.adoptHandedBack();
@@ -304,19 +313,42 @@ export class Worker extends EventEmitter {
   private async adoptHandedBack(): Promise<void> {
     const limit = this.free();
     if (!this.dags.dags.size || limit <= 0) return;
-    const { rows: found } = await this.engine.pool.query<{ run_id: string; task_id: string; try_number: number }>(sql('handed_back_tries'), [[...this.dags.dags.keys()], limit, stateList(TASK_CLAIMABLE)]);
+    const { rows: found } = await this.engine.pool.query<{ dag_id: string; run_id: string; task_id: string; try_number: number }>(sql('handed_back_tries'), [[...this.dags.dags.keys()], limit, stateList(TASK_CLAIMABLE)]);
     if (found.length < limit) this.adoptPending = false;
     if (!found.length) return;
-    const rows = await this.claim(found.map((f) => ({ runId: f.run_id, taskId: f.task_id, tryNumber: f.try_number })));
+    const rows = await this.claim(found.map((f) => ({ dagId: f.dag_id, runId: f.run_id, taskId: f.task_id, tryNumber: f.try_number })));
     if (rows.length) logger.info({ tries: rows.length, dag_ids: [...new Set(rows.map((r) => r.dag_id))] }, 'adopted tries handed back by workers that could not run them');
     for (const row of rows) this.startTry(row);
   }
 
-  /** One autocommit statement: the tries are ours once they are `running`. Transient errors are retried. */
-  private async claim(tries: { runId: string; taskId: string; tryNumber: number }[]): Promise<ClaimedRow[]> {
-    const { rows } = await retryTransient('claim tries', () => this.engine.pool.query<ClaimedRow>(sql('claim_task_instances'), [
-      tries.map((t) => t.runId), tries.map((t) => t.taskId), tries.map((t) => t.tryNumber), this.options.hostname, stateList(TASK_CLAIMABLE),
-    ]), 6);
+  /**
+   * Claim tries: the tries are ours once they are `running`. Tries of tasks without a pool
+   * in one autocommit statement; pooled ones in a transaction that locks their pools first
+   * (claim_pooled.sql: the ones that do not fit wait handed back). Transient errors are retried.
+   */
+  private async claim(tries: { dagId?: string; runId: string; taskId: string; tryNumber: number }[]): Promise<ClaimedRow[]> {
+    const poolOf = (t: { dagId?: string; taskId: string }) => (t.dagId ? this.dags.dags.get(t.dagId)?.tasks.get(t.taskId) : undefined);
+    const pooled = tries.filter((t) => poolOf(t)?.pool);
+    const plain = tries.filter((t) => !poolOf(t)?.pool);
+    const rows: ClaimedRow[] = [];
+    if (plain.length) {
+      rows.push(...(await retryTransient('claim tries', () => this.engine.pool.query<ClaimedRow>(sql('claim_task_instances'), [
+        plain.map((t) => t.runId), plain.map((t) => t.taskId), plain.map((t) => t.tryNumber), this.options.hostname, stateList(TASK_CLAIMABLE),
+      ]), 6)).rows);
+    }
+    if (pooled.length) {
+      const pools = pooled.map((t) => poolOf(t)!.pool!);
+      const got = await retryTransient('claim pooled tries', () => withTransaction(this.engine.pool, async (tx) => {
+        await tx.query(sql('lock_pools'), [[...new Set(pools)]]);
+        return (await tx.query<ClaimedRow>(sql('claim_pooled'), [
+          pooled.map((t) => t.runId), pooled.map((t) => t.taskId), pooled.map((t) => t.tryNumber), pools, pooled.map((t) => poolOf(t)!.poolSlots),
+          this.options.hostname, stateList(TASK_CLAIMABLE),
+        ])).rows;
+      }), 6);
+      // The rest wait for a slot: adopted when a pooled try ends, and looked at again at each poll meanwhile.
+      if (got.length < pooled.length) this.poolWaitsUntil = Date.now() + this.options.pollIntervalMs;
+      rows.push(...got);
+    }
     return rows;
   }
 

@@ -2,7 +2,8 @@
 -- wait for a worker (queued or handed back), how many live workers there are, how many of
 -- them have its DAG loaded, and the errors of live workers on which its DAG file is broken;
 -- and its running tries whose worker is gone (they wait for a worker with the DAG to reap
--- them). $1 run_id
+-- them); and its tries that wait for a pool slot, with the pool's size and the slots in
+-- use (NULL size: the pool does not exist). $1 run_id
 WITH run AS (
   SELECT run_id, dag_id, dag_file, queue FROM weir.dag_run WHERE run_id = $1
 ), live AS (
@@ -26,4 +27,10 @@ SELECT
       AND NOT EXISTS (SELECT 1 FROM live WHERE live.hostname || ':' || live.pid = ti.hostname)
       AND EXISTS (SELECT 1 FROM weir.worker w WHERE w.hostname || ':' || w.pid = ti.hostname)
     ORDER BY ti.task_id
-  ) AS orphaned
+  ) AS orphaned,
+  coalesce((
+    SELECT jsonb_agg(jsonb_build_object('task_id', ti.task_id, 'pool', ti.waiting_pool, 'slots', p.slots,
+      'used', (SELECT coalesce(sum(x.pool_slots), 0) FROM weir.task_instance x WHERE x.state = 'running' AND x.pool = ti.waiting_pool)) ORDER BY ti.task_id)
+    FROM weir.task_instance ti CROSS JOIN run LEFT JOIN weir.pool p ON p.name = ti.waiting_pool
+    WHERE ti.run_id = run.run_id AND ti.handed_back AND ti.waiting_pool IS NOT NULL AND ti.state IN ('queued', 'up_for_retry')
+  ), '[]'::jsonb) AS pool_waits
