@@ -465,7 +465,7 @@ export async function endTries(engine: Engine, graphs: Map<string, DagGraph>, it
         const { notifications, stateWrites } = item.outcome;
         if (notifications?.length) await enqueueNotifications(engine, client, { dagId: item.dagId, runId: item.runId, taskId: item.taskId, tryNumber: item.tryNumber }, notifications);
         if (stateWrites?.length) await writeDagState(client, item.dagId, stateWrites, `${item.runId}/${item.taskId}/${item.tryNumber}`);
-        if (task?.produces?.length) await client.query(sql('record_asset_events'), [item.dagId, item.runId, item.taskId, item.tryNumber, task.produces]);
+        if (task?.produces.length) await client.query(sql('record_asset_events'), [item.dagId, item.runId, item.taskId, item.tryNumber, task.produces]);
       }
       if (state === 'failed' && graph.options.emailOnFailure && graph.options.alertRecipients.length) {
         await enqueueAlert(engine, client, graph, item, 'task_failure', stored[i]!.error);

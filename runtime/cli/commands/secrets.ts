@@ -7,19 +7,15 @@ import type { Command } from 'commander';
 import { InputError } from '../../errors.ts';
 import { deleteSecret, listSecrets, MAX_SECRET_BYTES, secretKey, secretProblem, writeSecret } from '../../engine/secrets.ts';
 import { table } from '../render.ts';
+import { readStdin } from '../stdin.ts';
 import { print, type Cli } from '../options.ts';
 
 /** The value: all of stdin when piped (one trailing newline dropped), else a silent prompt. */
 async function readValue(name: string): Promise<string> {
   if (!process.stdin.isTTY) {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_SECRET_BYTES + 2) throw new InputError('bad_secret', `secret ${name}: the value is over ${MAX_SECRET_BYTES} bytes`);
-      chunks.push(chunk);
-    }
-    return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    // Room for the trailing newline a shell's echo adds; the value itself is checked after.
+    const text = await readStdin(MAX_SECRET_BYTES + 2, () => new InputError('bad_secret', `secret ${name}: the value is over ${MAX_SECRET_BYTES} bytes`));
+    return text.replace(/\r?\n$/, '');
   }
   process.stderr.write(`value for ${name} (not shown): `);
   const stdin = process.stdin;
