@@ -34,11 +34,11 @@ export function matchRoute(pattern: string, path: string): Record<string, string
   return params;
 }
 
-function findRoute(dags: LoadedDags, path: string): { route: RouteDefinition; params: Record<string, string>; dagId: string } | undefined {
+function findRoute(dags: LoadedDags, path: string): { route: RouteDefinition; params: Record<string, string> } | undefined {
   for (const graph of dags.dags.values()) {
     for (const route of graph.dag.routes ?? []) {
       const params = matchRoute(route.path, path);
-      if (params) return { route, params, dagId: graph.dag.id };
+      if (params) return { route, params };
     }
   }
   return undefined;
