@@ -37,8 +37,10 @@ export async function createAssetRun(engine: Engine, graph: DagGraph): Promise<s
     const { rows } = await tx.query<Consumed>(sql('consume_asset_queue'), [graph.dag.id, assets]);
     if (!rows.length) return [];
     const at = new Date();
-    const latest = new Map(rows.map((r) => [r.asset, r]));
-    const note = `assets ${[...latest.values()].map((r) => `${r.asset} (from ${r.producer_dag_id} ${r.producer_run_id}${rows.filter((x) => x.asset === r.asset).length > 1 ? `, ${rows.filter((x) => x.asset === r.asset).length} events` : ''})`).join(', ')}`;
+    // Per asset: its newest event's producer, and how many events the run takes.
+    const byAsset = new Map<string, { last: Consumed; events: number }>();
+    for (const r of rows) byAsset.set(r.asset, { last: r, events: (byAsset.get(r.asset)?.events ?? 0) + 1 });
+    const note = `assets ${[...byAsset.values()].map(({ last, events }) => `${last.asset} (from ${last.producer_dag_id} ${last.producer_run_id}${events > 1 ? `, ${events} events` : ''})`).join(', ')}`;
     return [{ runType: 'asset', runId: assetRunId(graph.dag.id, rows[0]!.event_id), conf: validateParams(graph.dag, {}), logicalDate: at, dataIntervalStart: at, dataIntervalEnd: at, note }];
   });
   return created[0];
