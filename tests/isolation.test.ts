@@ -79,17 +79,18 @@ describe('two workers with lost-after 6 s', () => {
   });
 
   test('while one worker\'s task blocks its thread, the same worker finishes other tries', async () => {
-    const busy = await trigger('busy_sync', 'ms=12000');
+    // 20 s of blocking leaves room for the CLI processes below on a loaded machine.
+    const busy = await trigger('busy_sync', 'ms=20000');
     const busyHost = await eventually(async () => (await pool.query("SELECT hostname FROM weir.task_instance WHERE run_id = $1 AND state = 'running'", [busy])).rows[0]?.hostname as string | undefined, 20_000, 'busy task running');
-    // Triggered at once, so that they run while the busy task still blocks its thread.
-    const naps = await Promise.all(Array.from({ length: 6 }, () => trigger('sleepy')));
     // The line it wrote before blocking is readable while it still runs.
     const running = await eventually(async () => {
       const shown = JSON.parse((await runWeir(['tasks', 'logs', busy, 'spin', '--json'], env())).stdout).tries[0];
       return shown.logs.length ? shown : undefined;
     }, 10_000, 'the running try\'s log line');
     expect(running).toMatchObject({ try_number: 1, state: 'running', end_date: null });
-    expect(running.logs[0]).toMatchObject({ level: 'info', msg: 'spinning', fields: { ms: 12000 } });
+    expect(running.logs[0]).toMatchObject({ level: 'info', msg: 'spinning', fields: { ms: 20000 } });
+    // Triggered at once, so that they run while the busy task still blocks its thread.
+    const naps = await Promise.all(Array.from({ length: 6 }, () => trigger('sleepy')));
     for (const r of naps) expect(await runEnd(r)).toBe('success');
     const hosts = (await pool.query('SELECT hostname FROM weir.task_instance WHERE run_id = ANY($1)', [naps])).rows.map((r) => r.hostname);
     // At least one nap ran on the worker whose other slot was blocked, and ended while the busy task still ran.
