@@ -305,7 +305,7 @@ export async function benchIsolateHop(): Promise<Record<string, number>> {
   const at = new Date().toISOString();
   const req = {
     moduleUrl: dagModuleUrl(graph.file, graph.hash), file: graph.relativeFile, dagId: graph.dag.id, taskId: 't1', timeoutMs: undefined, memoryLimitMb: 2048, maxLogLines: 100,
-    ctx: { runId: 'bench', params: {}, logicalDate: at, dataIntervalStart: at, dataIntervalEnd: at, tryNumber: 1, maxTries: 0, timezone: 'UTC', outputs: [] as [string, unknown][] },
+    ctx: { runId: 'bench', params: {}, logicalDate: at, dataIntervalStart: at, dataIntervalEnd: at, tryNumber: 1, maxTries: 0, timezone: 'UTC', outputs: [] as [string, unknown][], mapIndex: -1, mapItem: undefined },
   };
   const pool = new IsolatePool({ abortGraceMs: 500, idleMs: 60_000 });
   const signal = new AbortController().signal;

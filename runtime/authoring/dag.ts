@@ -84,6 +84,8 @@ export interface TaskContext<P = Record<string, unknown>, U extends readonly Tas
   readonly tryNumber: number;
   /** Retries allowed after the first try (Airflow's max_tries). */
   readonly maxTries: number;
+  /** This instance's index in its mapped task's list (`d.map`), or -1 for a task that is not mapped (Airflow's map_index). */
+  readonly mapIndex: number;
   readonly log: TaskLogger;
   /** Aborted on timeout, cancel or worker shutdown. Pass it to fetch/axios/pg. */
   readonly signal: AbortSignal;
@@ -178,6 +180,17 @@ export interface TaskOptions<Id extends string = string, U extends readonly (Tas
 
 export type TaskFn<P, U extends readonly TaskRef<any, string>[], R, Self extends string = string> = (ctx: TaskContext<P, U, Self>) => Promise<R> | R;
 
+/** Airflow's max_map_length: the longest list a mapped task expands over, by default. */
+export const DEFAULT_MAX_MAP_LENGTH = 1024;
+
+/** Options of a mapped task (`d.map`): a task's, plus the list it is mapped over. */
+export interface MapOptions<Id extends string, U extends readonly (TaskRef<any, string> | string)[], Item> extends TaskOptions<Id, U> {
+  /** The upstream task whose output, a list, this task is mapped over: one task instance per item. */
+  over: TaskRef<readonly Item[], string>;
+  /** The longest list allowed; a longer one fails the task that returned it. Default 1,024 (DEFAULT_MAX_MAP_LENGTH). */
+  maxMapLength?: number;
+}
+
 /** A task as the engine sees it: options resolved, upstream as ids. */
 export interface TaskDefinition {
   id: string;
@@ -197,7 +210,11 @@ export interface TaskDefinition {
   poolSlots: number;
   /** undefined: the worker's default. */
   memoryLimitMb: number | undefined;
-  fn: (ctx: TaskContext<any, any>) => unknown;
+  /** The task instance's function; a mapped task's also gets its item. */
+  fn: (ctx: TaskContext<any, any>, item?: unknown) => unknown;
+  /** For a mapped task (`d.map`): the upstream task whose list it expands over, and the longest list allowed. */
+  mapOver: string | undefined;
+  maxMapLength: number;
   /** Problems spotted while declaring (bad upstream values); reported by validation. */
   declarationProblems: string[];
 }
@@ -363,11 +380,44 @@ export class Dag<S extends ParamsSchema = ParamsSchema> {
       poolSlots: options.poolSlots ?? 1,
       memoryLimitMb: options.memoryLimitMb ?? defaults.memoryLimitMb,
       fn: fn as TaskDefinition['fn'],
+      mapOver: undefined,
+      maxMapLength: DEFAULT_MAX_MAP_LENGTH,
       declarationProblems,
     };
     if (this.tasks.has(options.id)) this.duplicateTaskIds.push(options.id);
     else this.tasks.set(options.id, definition);
     return { id: options.id, dagId: this.id } as TaskRef<Awaited<R>, Id>;
+  }
+
+  /**
+   * Declare a mapped task (Airflow's `expand()`): once `over` has returned its list, the task
+   * becomes one task instance per item, each with its own tries, retries, timeout, state,
+   * logs and output, and `fn` gets its item. Downstream tasks read the instances' outputs as
+   * one list, in item order. An empty list skips the task.
+   *
+   * ```ts
+   * const days = d.task({ id: 'days' }, () => ['2026-01-01', '2026-01-02']);
+   * const load = d.map({ id: 'load', over: days, retries: 3 }, async (ctx, day) => loadDay(day));
+   * d.task({ id: 'report', upstream: [load] }, (ctx) => ctx.output(load).length);
+   * ```
+   */
+  map<const Id extends string, Item, const U extends readonly (TaskRef<any, string> | string)[] = readonly [], R = unknown>(
+    options: MapOptions<Id, U, Item>,
+    fn: (ctx: TaskContext<Params<S>, Resolved<U>, Id>, item: Item) => Promise<R> | R,
+  ): TaskRef<Awaited<R>[], Id> {
+    const { over, maxMapLength, ...rest } = options;
+    const overId = over && typeof over === 'object' && typeof over.id === 'string' ? over.id : undefined;
+    const upstream = [...(overId && !(rest.upstream ?? []).some((u) => (typeof u === 'string' ? u : u.id) === overId) ? [over] : []), ...(rest.upstream ?? [])];
+    const ref = this.task({ ...rest, upstream } as unknown as TaskOptions<Id, U>, fn as unknown as TaskFn<Params<S>, Resolved<U>, R, Id>);
+    const definition = this.tasks.get(options.id);
+    if (definition && definition.fn === (fn as unknown)) {
+      definition.mapOver = overId;
+      definition.maxMapLength = maxMapLength ?? DEFAULT_MAX_MAP_LENGTH;
+      if (!overId) definition.declarationProblems.push('over must be a reference to the upstream task whose list this task is mapped over');
+      if (maxMapLength !== undefined && !(Number.isInteger(maxMapLength) && maxMapLength >= 1)) definition.declarationProblems.push('maxMapLength must be an integer >= 1');
+      if (definition.triggerRule === 'always') definition.declarationProblems.push('a mapped task cannot use trigger rule "always": its list must exist before it runs');
+    }
+    return ref as unknown as TaskRef<Awaited<R>[], Id>;
   }
 
   /** Serve a read-only endpoint from this DAG's data (see RouteDefinition). */

@@ -27,6 +27,14 @@ export function positiveInt(name: string) {
   };
 }
 
+export function nonNegativeInt(name: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new InputError('bad_option', `${name} must be an integer >= 0, got "${value}"`);
+    return n;
+  };
+}
+
 /** Run parameters as one object, a file or stdin, and key=value pairs (see conf-input.ts). */
 export interface ConfFlags {
   conf?: string;

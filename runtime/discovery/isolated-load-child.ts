@@ -31,7 +31,7 @@ try {
     maxActiveRuns: o.maxActiveRuns ?? null,
     startDate: o.startDate ?? null,
     trigger: o.trigger ? ('files' in o.trigger ? { folder: o.trigger.files.folder, pattern: o.trigger.files.pattern } : { assets: [...o.trigger.assets] }) : null,
-    tasks: [...graph.tasks.values()].map((t) => ({ id: t.id, upstream: t.upstream, triggerRule: t.triggerRule, retries: t.retries })),
+    tasks: [...graph.tasks.values()].map((t) => ({ id: t.id, upstream: t.upstream, triggerRule: t.triggerRule, retries: t.retries, ...(t.mapOver ? { mapOver: t.mapOver } : {}) })),
   };
 } catch (err) {
   result = { ok: false, problems: toError(err).message.split('\n').filter((l) => l.trim()) };

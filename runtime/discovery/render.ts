@@ -113,7 +113,7 @@ export function toDagGraphJson(d: DagRecord) {
     start_date: d.startDate,
     trigger: d.trigger ? ('assets' in d.trigger ? { assets: d.trigger.assets } : { files: d.trigger }) : null,
     params: d.params?.map((p) => ({ name: p.name, type: p.type, ...(p.hasDefault ? { default: p.default ?? null } : {}), optional: p.optional })) ?? null,
-    tasks: d.tasks.map((t) => ({ task_id: t.id, upstream: t.upstream, downstream: downstream.get(t.id) ?? [], trigger_rule: t.triggerRule, retries: t.retries, line: t.line, column: t.column })),
+    tasks: d.tasks.map((t) => ({ task_id: t.id, upstream: t.upstream, downstream: downstream.get(t.id) ?? [], trigger_rule: t.triggerRule, retries: t.retries, mapped_over: t.mapOver ?? null, line: t.line, column: t.column })),
     edges: d.edges,
     source: d.source,
     uncertain: d.uncertain,
@@ -142,7 +142,7 @@ function downstreamOf(d: DagRecord): Map<string, string[]> {
 }
 
 const taskNote = (t: DagRecord['tasks'][number]) =>
-  [t.triggerRule !== 'all_success' ? t.triggerRule : '', t.retries ? `retries=${t.retries}` : ''].filter(Boolean).join(', ');
+  [t.mapOver ? `mapped over ${t.mapOver}` : '', t.triggerRule !== 'all_success' ? t.triggerRule : '', t.retries ? `retries=${t.retries}` : ''].filter(Boolean).join(', ');
 
 function renderTree(d: DagRecord): string {
   const lines = [`${d.dagId}${d.description ? ` — ${d.description}` : ''}`];

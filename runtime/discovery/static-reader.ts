@@ -233,7 +233,7 @@ function readDagOptions(r: Reader, dagCall: TsNamespace.CallExpression): { recor
 
 type TaskSite = { task: DiscoveredTask; call: TsNamespace.CallExpression; upstreamNodes: TsNode[] };
 
-/** The task reader: every use of the DAG variable must be a top-level `d.task(...)` (or the export). */
+/** The task reader: every use of the DAG variable must be a top-level `d.task(...)` or `d.map(...)` (or the export). */
 function readTasks(r: Reader, dagVar: string, record: DagRecord, defaultRetries: number): TaskSite[] {
   const { ts, lit, reading } = r;
   const sites: TaskSite[] = [];
@@ -272,6 +272,16 @@ function readTasks(r: Reader, dagVar: string, record: DagRecord, defaultRetries:
     }
     const task: DiscoveredTask = { id: tid.value, upstream: [], triggerRule: 'all_success', retries: defaultRetries, ...r.pos(call) };
     const upstreamNodes: TsNode[] = [];
+    // d.map: `over` is an upstream (the first), and the task is shown as mapped.
+    if (ts.isPropertyAccessExpression(call.expression) && call.expression.name.text === 'map') {
+      const over = tp.get('over');
+      const e = over ? lit.unwrap(over.value) : undefined;
+      if (e && ts.isIdentifier(e) && taskVars.has(e.text) && !r.bindings.lets.has(e.text)) {
+        task.mapOver = taskVars.get(e.text)!;
+        task.upstream.push(task.mapOver);
+        upstreamNodes.push(e);
+      } else r.unsure(over?.node ?? call, `over of mapped task "${task.id}" is not a task declared above`);
+    }
     const up = tp.get('upstream');
     if (up) {
       const list = lit.resolve(up.value);
@@ -280,6 +290,7 @@ function readTasks(r: Reader, dagVar: string, record: DagRecord, defaultRetries:
         for (const el of list.elements) {
           const e = lit.unwrap(el);
           const v = lit.literal(e);
+          if (task.upstream.includes(v.ok && typeof v.value === 'string' ? v.value : ts.isIdentifier(e) ? taskVars.get(e.text) ?? '' : '')) continue;
           if (v.ok && typeof v.value === 'string') {
             task.upstream.push(v.value);
             upstreamNodes.push(e);
@@ -315,7 +326,7 @@ function readTasks(r: Reader, dagVar: string, record: DagRecord, defaultRetries:
       const isPropName = (ts.isPropertyAccessExpression(parent) && parent.name === node) || (ts.isPropertyAssignment(parent) && parent.name === node);
       const isExport = ts.isExportAssignment(parent) || ts.isExportSpecifier(parent);
       if (!isDeclName && !isPropName && !isExport) {
-        if (ts.isPropertyAccessExpression(parent) && parent.name.text === 'task' && ts.isCallExpression(parent.parent) && parent.parent.expression === parent) {
+        if (ts.isPropertyAccessExpression(parent) && (parent.name.text === 'task' || parent.name.text === 'map') && ts.isCallExpression(parent.parent) && parent.parent.expression === parent) {
           onTaskCall(parent.parent);
         } else if (!(ts.isPropertyAccessExpression(parent) && ['id', 'options'].includes(parent.name.text))) {
           r.unsure(node, 'the DAG object is used in a way static reading cannot follow (passed on or reassigned); tasks may be added at runtime');

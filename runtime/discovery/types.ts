@@ -39,6 +39,8 @@ export interface DiscoveredTask {
   upstream: string[];
   triggerRule: string;
   retries: number;
+  /** For a mapped task (`d.map`): the task whose list it is mapped over. */
+  mapOver?: string;
   /** Where `d.task(` is written; 0 when the task only came from the runtime fallback. */
   line: number;
   column: number;

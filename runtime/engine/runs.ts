@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import { evaluateTriggerRule } from '../authoring/trigger-rules.ts';
-import type { DagGraph } from '../loader/graph.ts';
+import { parseInstanceId, taskOf, type DagGraph } from '../loader/graph.ts';
 import { sql, sqlText } from '../database/sql.ts';
 import { ALERT_QUEUE, TASK_QUEUE, enqueueTries, ensureQueue, bossDb, type TaskJobData } from '../queue.ts';
 import { withTransaction } from './transaction.ts';
@@ -170,6 +170,7 @@ export async function createRunsWith(engine: Engine, graph: DagGraph, decide: (t
       ids, specs.map((s) => s.logicalDate), specs.map((s) => s.dataIntervalStart), specs.map((s) => s.dataIntervalEnd), specs.map((s) => JSON.stringify(s.conf)),
       tasks.map((t) => t.id), tasks.map((t) => t.retries), tasks.map((t) => t.triggerRule), tasks.map((t) => t.upstream.length),
       tasks.map((t) => JSON.stringify(graph.downstream.get(t.id) ?? [])), specs.map((s) => s.note ?? null),
+      tasks.map((t) => t.mapOver ?? null),
     ]);
     const created = inserted.rows.map((r) => r.run_id);
     if (!created.length) return { created, admitted: [] as string[] };
@@ -258,7 +259,7 @@ async function claimLocally(client: pg.PoolClient, local: LocalClaim, pairs: { r
  */
 async function startTasks(engine: Engine, client: pg.PoolClient, runs: Map<string, RunRef>, pairs: { runId: string; taskId: string }[], slots: LocalClaim | undefined, claimed: LocallyClaimed[]): Promise<void> {
   // Pooled tasks go through the queue: their slots are counted where tries are claimed (claim_pooled.sql).
-  const local = (p: { runId: string; taskId: string }) => runs.get(p.runId)!.queue === slots!.queue && !runs.get(p.runId)!.graph.tasks.get(p.taskId)?.pool;
+  const local = (p: { runId: string; taskId: string }) => runs.get(p.runId)!.queue === slots!.queue && !taskOf(runs.get(p.runId)!.graph, p.taskId)?.pool;
   const mine = slots ? await claimLocally(client, slots, pairs.filter(local)) : [];
   claimed.push(...mine);
   const taken = new Set(mine.map((m) => `${m.runId}\u0000${m.taskId}`));
@@ -338,7 +339,9 @@ export async function propagate(
       else if (decision === 'skip') toSettle.push({ runId: r.run_id, taskId: r.task_id, state: 'skipped' });
       else if (decision === 'upstream_failed') toSettle.push({ runId: r.run_id, taskId: r.task_id, state: 'upstream_failed' });
     }
-    await startTasks(engine, client, runs, toRun, slots, claimed);
+    const { ready, empty } = await expandMapped(client, runs, toRun);
+    toSettle.push(...empty.map((e) => ({ ...e, state: 'skipped' as const })));
+    await startTasks(engine, client, runs, ready, slots, claimed);
     let next: Finished[] = [];
     if (toSettle.length) {
       const settled = await client.query<{ run_id: string; task_id: string; state: TaskState; downstream: string[] }>(sql('settle_without_running'), [
@@ -351,6 +354,24 @@ export async function propagate(
   }
   const ended = await finishRuns(engine, client, runs, finishedPerRun, counted?.unfinished, later, slots, claimed);
   return { ended, claimed };
+}
+
+/**
+ * Ready mapped tasks become their instances (expand_mapped.sql), which start at once: they
+ * inherit the counters that made their template ready. A template whose list is empty is
+ * returned to be skipped. Only runs of DAGs with a mapped task pay the round trip.
+ */
+async function expandMapped(client: pg.PoolClient, runs: Map<string, RunRef>, toRun: { runId: string; taskId: string }[]): Promise<{ ready: { runId: string; taskId: string }[]; empty: { runId: string; taskId: string }[] }> {
+  const candidates = toRun.filter((p) => taskOf(runs.get(p.runId)!.graph, p.taskId)?.mapOver !== undefined);
+  if (!candidates.length) return { ready: toRun, empty: [] };
+  const { rows } = await client.query<{ kind: 'instance' | 'empty'; run_id: string; task_id: string }>(sql('expand_mapped'), [candidates.map((c) => c.runId), candidates.map((c) => c.taskId)]);
+  const templates = new Set(candidates.map((c) => `${c.runId}\u0000${c.taskId}`));
+  const instances = rows.filter((r) => r.kind === 'instance').map((r) => ({ runId: r.run_id, taskId: r.task_id }));
+  const empty = rows.filter((r) => r.kind === 'empty').map((r) => ({ runId: r.run_id, taskId: r.task_id }));
+  // A candidate that is not a template (an instance made ready again by a clear, or a run of an older shape) starts as it is.
+  const expanded = new Set(rows.map((r) => `${r.run_id}\u0000${parseInstanceId(r.task_id).taskId}`));
+  const plain = toRun.filter((p) => !templates.has(`${p.runId}\u0000${p.taskId}`) || !expanded.has(`${p.runId}\u0000${p.taskId}`));
+  return { ready: [...plain, ...instances], empty };
 }
 
 async function finishRuns(
@@ -450,7 +471,7 @@ export async function endTries(engine: Engine, graphs: Map<string, DagGraph>, it
         results.push({ recorded: false });
         continue;
       }
-      const task = graph.tasks.get(item.taskId);
+      const task = taskOf(graph, item.taskId);
       // A slot of its pool is free (whatever the outcome): wake the workers whose tries wait for one.
       if (task?.pool) pools.add(task.pool);
       if (state === 'up_for_retry') {

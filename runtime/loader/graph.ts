@@ -50,6 +50,27 @@ export interface DagGraph {
   downstream: Map<string, string[]>;
   roots: string[];
   leaves: string[];
+  /** True when some task is mapped (`d.map`): only then do ready tasks go through expansion. */
+  mapped: boolean;
+}
+
+/**
+ * A task instance's id: the task's own id, or `task[i]` for instance i of a mapped task
+ * (sql/queries/expand_mapped.sql makes them; task ids cannot hold brackets).
+ */
+export function instanceId(taskId: string, mapIndex: number): string {
+  return mapIndex < 0 ? taskId : `${taskId}[${mapIndex}]`;
+}
+
+/** The task and map index (-1 when not mapped) of a task instance id. */
+export function parseInstanceId(id: string): { taskId: string; mapIndex: number } {
+  const m = /^(.*)\[(\d+)\]$/.exec(id);
+  return m ? { taskId: m[1]!, mapIndex: Number(m[2]) } : { taskId: id, mapIndex: -1 };
+}
+
+/** The definition a task instance runs, mapped or not; undefined when its task is not in the graph. */
+export function taskOf(graph: DagGraph | undefined, instance: string): TaskDefinition | undefined {
+  return graph?.tasks.get(parseInstanceId(instance).taskId);
 }
 
 /** Every problem of a DAG, each a one-line message starting with `file:` (the rules: ./rules.ts). */
@@ -113,6 +134,7 @@ export function resolveGraph(dag: Dag, file: string, source: { hash?: string; re
     downstream,
     roots: order.filter((id) => dag.tasks.get(id)!.upstream.length === 0),
     leaves: order.filter((id) => downstream.get(id)!.length === 0),
+    mapped: [...dag.tasks.values()].some((t) => t.mapOver !== undefined),
   };
 }
 

@@ -30,7 +30,11 @@ export interface RunRow {
 }
 
 export interface TaskInstanceRow {
+  /** `task[i]` for instance i of a mapped task. */
   task_id: string;
+  /** A mapped task's instance: its task and index (null otherwise). */
+  map_task: string | null;
+  map_index: number | null;
   state: TaskState;
   try_number: number;
   max_tries: number;
@@ -125,7 +129,11 @@ export async function listRuns(pool: pg.Pool, filter: { dagId?: string; state?: 
 export async function getTaskTries(pool: pg.Pool, runId: string, taskId: string): Promise<TryRow[]> {
   await getRun(pool, runId);
   const { rows } = await pool.query<TryRow>(sql('task_tries'), [runId, taskId]);
-  if (!rows.length) throw new InputError('no_tries', `task "${taskId}" of run ${runId} has no recorded tries (unknown task, or not run yet)`);
+  if (!rows.length) {
+    const { rows: mapped } = await pool.query<{ n: number }>(sql('mapped_instances'), [runId, taskId]);
+    if (mapped[0]!.n) throw new InputError('mapped_task', `task "${taskId}" of run ${runId} is mapped into ${mapped[0]!.n} instances: pass --map-index 0 to ${mapped[0]!.n - 1}`);
+    throw new InputError('no_tries', `task "${taskId}" of run ${runId} has no recorded tries (unknown task, or not run yet)`);
+  }
   return rows;
 }
 

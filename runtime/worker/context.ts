@@ -45,6 +45,8 @@ export interface TryInput {
   dataIntervalEnd: Date;
   tryNumber: number;
   maxTries: number;
+  /** A mapped task instance's index (-1 when not mapped); `taskId` is then its task's id. */
+  mapIndex: number;
 }
 
 export interface ContextInput extends TryInput {
@@ -72,6 +74,7 @@ export function createTaskContext(input: ContextInput): TaskContext<any, any> {
     dataIntervalEnd: DateTime.fromJSDate(input.dataIntervalEnd, { zone }),
     tryNumber: input.tryNumber,
     maxTries: input.maxTries,
+    mapIndex: input.mapIndex,
     log: input.log,
     signal: input.signal,
     // Typed per task by TaskContext (a non-upstream read is a type error); checked here too, for untyped code.

@@ -6,6 +6,7 @@
  * transaction (eager dispatch) and handed to `onClaimed`.
  */
 import type { LoadedDags } from '../loader/loader.ts';
+import { taskOf } from '../loader/graph.ts';
 import type { LogLine } from '../authoring/dag.ts';
 import { endTries, type Engine, type EndTryResult, type EndTriesResult, type LocallyClaimed, type TryOutcome } from '../engine/runs.ts';
 import { logger } from '../log.ts';
@@ -115,7 +116,7 @@ export class EndBatcher {
         const known = new Map<string, unknown>();
         for (const b of batch) if (b.outcome.kind === 'success') known.set(`${b.row.run_id}\u0000${b.row.task_id}`, b.outcome.output);
         for (const c of outcome.claimed) {
-          const upstream = this.dags.dags.get(c.run.dagId)?.tasks.get(c.taskId)?.upstream ?? [];
+          const upstream = taskOf(this.dags.dags.get(c.run.dagId), c.taskId)?.upstream ?? [];
           const outputs = new Map<string, unknown>();
           for (const u of upstream) {
             const key = `${c.runId}\u0000${u}`;

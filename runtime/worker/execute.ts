@@ -28,7 +28,7 @@ export class TaskTimeoutError extends Error {
  * shutdown; `onSettled` is called once the function's own promise has settled (an
  * aborted try whose code never settles is still running: its isolate must be ended).
  */
-export async function runTry(task: TaskDefinition, ctx: TaskContext<any, any>, controller: AbortController, onSettled?: () => void): Promise<TryOutcome> {
+export async function runTry(task: TaskDefinition, ctx: TaskContext<any, any>, controller: AbortController, onSettled?: () => void, mapItem?: unknown): Promise<TryOutcome> {
   let timer: NodeJS.Timeout | undefined;
   const aborted = new Promise<never>((_, reject) => {
     const onAbort = () => reject(controller.signal.reason instanceof Error ? controller.signal.reason : new Error(String(controller.signal.reason ?? 'aborted')));
@@ -39,7 +39,7 @@ export async function runTry(task: TaskDefinition, ctx: TaskContext<any, any>, c
   if (task.timeoutMs !== undefined) timer = setTimeout(() => controller.abort(new TaskTimeoutError(task.timeoutMs!)), task.timeoutMs);
   try {
     // A task that ignores its signal still loses the race: its try ends at the timeout.
-    const running = Promise.resolve().then(() => task.fn(ctx));
+    const running = Promise.resolve().then(() => task.fn(ctx, mapItem));
     running.then(() => onSettled?.(), () => onSettled?.());
     const result = await Promise.race([running, aborted]);
     let json: string | undefined;
@@ -74,12 +74,31 @@ export async function runTry(task: TaskDefinition, ctx: TaskContext<any, any>, c
 }
 
 /**
+ * A successful try of a task that mapped tasks expand over must have returned a list no
+ * longer than each one's maxMapLength (Airflow's max_map_length); otherwise the try fails
+ * for good, saying so, and the mapped tasks never expand.
+ */
+export function checkMapLists(graph: DagGraph, task: TaskDefinition, outcome: Extract<TryOutcome, { kind: 'success' }>): TryOutcome {
+  for (const mapped of graph.tasks.values()) {
+    if (mapped.mapOver !== task.id) continue;
+    const list = outcome.output;
+    if (!Array.isArray(list)) {
+      return { kind: 'failed', retryable: false, error: new NonRetryableError(`output of task "${task.id}" must be a list: task "${mapped.id}" is mapped over it (got ${list === null ? 'null' : typeof list})`) };
+    }
+    if (list.length > mapped.maxMapLength) {
+      return { kind: 'failed', retryable: false, error: new NonRetryableError(`output of task "${task.id}" has ${list.length} items, over the maxMapLength of ${mapped.maxMapLength} of task "${mapped.id}", which is mapped over it; return fewer items (larger chunks) or raise maxMapLength`) };
+    }
+  }
+  return outcome;
+}
+
+/**
  * One try in this thread (no isolate): its context built from the graph and the
  * claim, its log lines to `onLog`, the notifications it queues carried on a success. The
  * worker runs inline tries with it (`isolation: 'inline'`, DAGs built in code), and
  * `weir tasks test` runs its one task with it.
  */
-export async function runInline(graph: DagGraph, input: TryInput, outputs: Map<string, unknown>, controller: AbortController, onLog: (line: LogLine) => void): Promise<TryOutcome> {
+export async function runInline(graph: DagGraph, input: TryInput, outputs: Map<string, unknown>, controller: AbortController, onLog: (line: LogLine) => void, mapItem?: unknown): Promise<TryOutcome> {
   const task = graph.tasks.get(input.taskId)!;
   const notifications: QueuedNotification[] = [];
   const stateWrites = new Map<string, string | null>();
@@ -93,6 +112,6 @@ export async function runInline(graph: DagGraph, input: TryInput, outputs: Map<s
     notifications,
     stateWrites,
   });
-  const outcome = await runTry(task, ctx, controller);
+  const outcome = await runTry(task, ctx, controller, undefined, mapItem);
   return outcome.kind === 'success' ? { ...outcome, notifications, stateWrites: [...stateWrites] } : outcome;
 }

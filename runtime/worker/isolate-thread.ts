@@ -52,11 +52,11 @@ async function run(msg: Extract<ToIsolate, { type: 'run' }>): Promise<void> {
     const ctx = createTaskContext({
       dagId: msg.dagId, runId: c.runId, taskId: msg.taskId, params: c.params,
       logicalDate: new Date(c.logicalDate), dataIntervalStart: new Date(c.dataIntervalStart), dataIntervalEnd: new Date(c.dataIntervalEnd),
-      tryNumber: c.tryNumber, maxTries: c.maxTries, timezone: c.timezone, upstream: task.upstream,
+      tryNumber: c.tryNumber, maxTries: c.maxTries, mapIndex: c.mapIndex, timezone: c.timezone, upstream: task.upstream,
       outputs: new Map(c.outputs), log, signal: controller.signal, notifications, stateWrites,
     });
     // The worker owns the timeout: a thread stuck in synchronous code cannot time itself out.
-    const result = await runTry({ ...task, timeoutMs: undefined }, ctx, controller, () => (settled = true));
+    const result = await runTry({ ...task, timeoutMs: undefined }, ctx, controller, () => (settled = true), c.mapItem);
     if (result.kind === 'success') outcome = { kind: 'success', outputJson: JSON.stringify(result.output ?? null), notifications, stateWrites: [...stateWrites] };
     else if (result.kind === 'skipped') outcome = result;
     else outcome = { kind: 'failed', error: serialise(result.error), retryable: result.retryable };

@@ -41,6 +41,9 @@ export interface IsolateContext {
   maxTries: number;
   timezone: string;
   outputs: [string, unknown][];
+  /** A mapped task instance's index and item (-1 and undefined when not mapped). */
+  mapIndex: number;
+  mapItem: unknown;
 }
 
 export type ToIsolate =

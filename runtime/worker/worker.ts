@@ -17,9 +17,9 @@ import { EventEmitter } from 'node:events';
 import type { PgBoss, Job } from 'pg-boss';
 import type { LoadedDags } from '../loader/loader.ts';
 import { dagModuleUrl } from '../loader/loader.ts';
-import type { LogLine } from '../authoring/dag.ts';
+import type { LogLine, TaskDefinition } from '../authoring/dag.ts';
 import type { Engine, EndTryResult, LocallyClaimed, TryOutcome } from '../engine/runs.ts';
-import type { DagGraph } from '../loader/graph.ts';
+import { parseInstanceId, taskOf, type DagGraph } from '../loader/graph.ts';
 import { sql } from '../database/sql.ts';
 import { CANCEL_CHANNEL, HANDED_BACK_CHANNEL, TASK_QUEUE, WORK_CHANNEL, ensureQueue, type TaskJobData } from '../queue.ts';
 import { logger } from '../log.ts';
@@ -29,7 +29,7 @@ import { withTransaction } from '../engine/transaction.ts';
 import { declarePools } from '../engine/pools.ts';
 import { InputError, NonRetryableError, toError } from '../errors.ts';
 import { MAX_LOG_LINES } from './context.ts';
-import { runInline } from './execute.ts';
+import { checkMapLists, runInline } from './execute.ts';
 import { IsolatePool, DEFAULT_MEMORY_LIMIT_MB } from './isolates.ts';
 import { EndBatcher, type EndingTry } from './end-batcher.ts';
 import { Reaper } from './reaper.ts';
@@ -327,7 +327,7 @@ export class Worker extends EventEmitter {
    * (claim_pooled.sql: the ones that do not fit wait handed back). Transient errors are retried.
    */
   private async claim(tries: { dagId?: string; runId: string; taskId: string; tryNumber: number }[]): Promise<ClaimedRow[]> {
-    const poolOf = (t: { dagId?: string; taskId: string }) => (t.dagId ? this.dags.dags.get(t.dagId)?.tasks.get(t.taskId) : undefined);
+    const poolOf = (t: { dagId?: string; taskId: string }) => (t.dagId ? taskOf(this.dags.dags.get(t.dagId), t.taskId) : undefined);
     const pooled = tries.filter((t) => poolOf(t)?.pool);
     const plain = tries.filter((t) => !poolOf(t)?.pool);
     const rows: ClaimedRow[] = [];
@@ -412,29 +412,45 @@ export class Worker extends EventEmitter {
     };
     this.emit('task:start', scope);
     let outcome: TryOutcome;
-    const task = graph?.tasks.get(row.task_id);
+    const task = taskOf(graph, row.task_id);
+    const { mapIndex } = parseInstanceId(row.task_id);
     if (!graph || !task) {
       // The DAG file changed after the run was created: the run keeps its shape, this task has no code now.
       outcome = { kind: 'failed', retryable: false, error: new NonRetryableError(`DAG "${row.dag_id}" has no task "${row.task_id}" any more in ${graph?.relativeFile ?? 'its file'} on worker ${this.options.hostname} (the DAG file changed after the run was created)`) };
     } else {
       const outputs = new Map<string, unknown>(knownOutputs);
-      const missing = task.upstream.filter((id) => !outputs.has(id));
+      // A mapped instance reads its own item, not the whole list (mapped_item.sql).
+      const mapped = task.mapOver !== undefined && mapIndex >= 0;
+      const missing = task.upstream.filter((id) => !outputs.has(id) && !(mapped && id === task.mapOver));
       let unreadable: Error | undefined;
-      if (missing.length) {
-        // Retried: a transient error here must delay the try, not lose it before it ran.
-        try {
+      let mapItem: unknown;
+      // Retried: a transient error here must delay the try, not lose it before it ran.
+      try {
+        if (missing.length) {
           const { rows } = await retryTransient('read upstream outputs', () => this.engine.pool.query<{ task_id: string; output: unknown }>(sql('upstream_outputs'), [row.run_id, missing]));
           for (const r of rows) outputs.set(r.task_id, r.output);
-        } catch (err) {
-          unreadable = new Error(`could not read the outputs of upstream tasks ${missing.join(', ')}: ${toError(err).message}`);
         }
+        if (mapped) {
+          const list = outputs.get(task.mapOver!);
+          outputs.delete(task.mapOver!);
+          if (Array.isArray(list)) mapItem = list[mapIndex];
+          else {
+            const { rows } = await retryTransient('read the mapped item', () => this.engine.pool.query<{ item: unknown }>(sql('mapped_item'), [row.run_id, task.mapOver, mapIndex]));
+            mapItem = rows[0]?.item;
+          }
+        }
+      } catch (err) {
+        unreadable = new Error(`could not read the outputs of upstream tasks ${[...missing, ...(mapped ? [task.mapOver!] : [])].join(', ')}: ${toError(err).message}`);
       }
       if (unreadable) outcome = { kind: 'failed', retryable: true, error: unreadable };
-      else {
+      else if (mapped && mapItem === undefined) {
+        outcome = { kind: 'failed', retryable: false, error: new NonRetryableError(`${row.task_id} has no item: the list of "${task.mapOver}" has no index ${mapIndex} now (it ran again with a shorter list after this run was expanded; trigger a new run)`) };
+      } else {
         outcome = this.isolates && graph.hash !== 'inline'
-          ? await this.runIsolated(graph, row, outputs, controller.signal, onLog)
-          : await this.runInline(graph, row, outputs, controller, onLog);
+          ? await this.runIsolated(graph, row, task, mapIndex, mapItem, outputs, controller.signal, onLog)
+          : await this.runInline(graph, row, task, mapIndex, mapItem, outputs, controller, onLog);
       }
+      if (outcome.kind === 'success') outcome = checkMapLists(graph, task, outcome);
     }
     if (outcome.kind === 'failed') {
       outcome.error.message = toStorableText(redact(outcome.error.message));
@@ -446,13 +462,12 @@ export class Worker extends EventEmitter {
     this.afterEnd(row, outcome, result);
   }
 
-  private runIsolated(graph: DagGraph, row: ClaimedRow, outputs: Map<string, unknown>, signal: AbortSignal, onLog: (line: LogLine) => void): Promise<TryOutcome> {
-    const task = graph.tasks.get(row.task_id)!;
+  private runIsolated(graph: DagGraph, row: ClaimedRow, task: TaskDefinition, mapIndex: number, mapItem: unknown, outputs: Map<string, unknown>, signal: AbortSignal, onLog: (line: LogLine) => void): Promise<TryOutcome> {
     return this.isolates!.run({
       moduleUrl: dagModuleUrl(graph.file, graph.hash),
       file: graph.relativeFile,
       dagId: row.dag_id,
-      taskId: row.task_id,
+      taskId: task.id,
       timeoutMs: task.timeoutMs,
       memoryLimitMb: task.memoryLimitMb ?? this.options.memoryLimitMb,
       maxLogLines: MAX_LOG_LINES,
@@ -466,16 +481,18 @@ export class Worker extends EventEmitter {
         maxTries: row.max_tries,
         timezone: graph.options.timezone,
         outputs: [...outputs],
+        mapIndex,
+        mapItem,
       },
     }, signal, onLog);
   }
 
   /** Opt-out (`isolation: 'inline'`), and DAGs built in code rather than loaded from a file. */
-  private runInline(graph: DagGraph, row: ClaimedRow, outputs: Map<string, unknown>, controller: AbortController, onLog: (line: LogLine) => void): Promise<TryOutcome> {
+  private runInline(graph: DagGraph, row: ClaimedRow, task: TaskDefinition, mapIndex: number, mapItem: unknown, outputs: Map<string, unknown>, controller: AbortController, onLog: (line: LogLine) => void): Promise<TryOutcome> {
     return runInline(graph, {
-      dagId: row.dag_id, runId: row.run_id, taskId: row.task_id, params: row.conf, logicalDate: row.logical_date,
-      dataIntervalStart: row.data_interval_start, dataIntervalEnd: row.data_interval_end, tryNumber: row.try_number, maxTries: row.max_tries,
-    }, outputs, controller, onLog);
+      dagId: row.dag_id, runId: row.run_id, taskId: task.id, params: row.conf, logicalDate: row.logical_date,
+      dataIntervalStart: row.data_interval_start, dataIntervalEnd: row.data_interval_end, tryNumber: row.try_number, maxTries: row.max_tries, mapIndex,
+    }, outputs, controller, onLog, mapItem);
   }
 
   private afterEnd(row: ClaimedRow, outcome: TryOutcome, result: EndTryResult): void {

@@ -7,8 +7,8 @@
 -- so the caller decides at once, by trigger rule, which of them run, settle or wait.
 -- $1 run_id, $2 only_failed (bool), $3 run states it clears from (RUN_FINISHED),
 -- $4 states of a finished task instance (TASK_FINISHED), $5 states only_failed re-runs
--- (TASK_FAILED), $6 task_id[] and $7 retries[] (parallel: the current code's retries; a task
--- no longer in the code gets 0)
+-- (TASK_FAILED), $6 task_id[] and $7 retries[] (parallel: the current code's retries, which a
+-- mapped task's instances share; a task no longer in the code gets 0)
 -- Each run touched is announced on `weir_events` (payload: the run id) at commit, for the server's live events.
 WITH RECURSIVE run AS (
   SELECT r.run_id FROM weir.dag_run r
@@ -38,12 +38,11 @@ WITH RECURSIVE run AS (
   UPDATE weir.task_instance t SET
     state = 'none', output = NULL, start_date = NULL, end_date = NULL, duration_ms = NULL,
     heartbeat_at = NULL, handed_back = false,
-    max_tries = t.try_number + coalesce(c.retries, 0),
+    max_tries = t.try_number + coalesce((SELECT c.retries FROM unnest($6::text[], $7::int[]) AS c(task_id, retries) WHERE c.task_id = coalesce(t.map_task, t.task_id)), 0),
     up_success = coalesce(k.success, 0), up_failed = coalesce(k.failed, 0),
     up_skipped = coalesce(k.skipped, 0), up_upstream_failed = coalesce(k.upstream_failed, 0)
   FROM reset
     LEFT JOIN kept k ON k.task_id = reset.task_id
-    LEFT JOIN unnest($6::text[], $7::int[]) AS c(task_id, retries) ON c.task_id = reset.task_id
   WHERE t.run_id = $1 AND t.task_id = reset.task_id
   RETURNING t.run_id, t.task_id, t.trigger_rule, t.up_total, t.up_success, t.up_failed, t.up_skipped, t.up_upstream_failed
 ), reopened AS (

@@ -5,7 +5,7 @@
  * Airflow's empty value (null, [], -1 for map_index) so clients that read them work.
  */
 import { z } from '@hono/zod-openapi';
-import type { DagGraph } from '../../loader/graph.ts';
+import { parseInstanceId, type DagGraph } from '../../loader/graph.ts';
 import type { RunRow, TryRow } from '../../read/runs.ts';
 import type { TaskState } from '../../states.ts';
 
@@ -278,23 +278,30 @@ export interface ApiTaskInstanceRow {
   hostname: string | null;
 }
 
+function mapped(instance: string): { task_id: string; map_index: number; rendered_map_index: string | null } {
+  const { taskId, mapIndex } = parseInstanceId(instance);
+  return { task_id: taskId, map_index: mapIndex, rendered_map_index: mapIndex < 0 ? null : String(mapIndex) };
+}
+
 export function taskInstance(t: ApiTaskInstanceRow): z.infer<typeof TaskInstanceResponse> {
   return {
     id: `${t.run_id}/${t.task_id}`,
-    task_id: t.task_id, dag_id: t.dag_id, dag_run_id: t.run_id, map_index: -1,
+    // A mapped task's instance: its task's id and its index, as Airflow's.
+    ...mapped(t.task_id),
+    dag_id: t.dag_id, dag_run_id: t.run_id,
     logical_date: iso(t.logical_date), run_after: iso(t.logical_date)!,
     start_date: iso(t.start_date), end_date: iso(t.end_date), duration: seconds(t.duration_ms),
     state: tiState(t.state), try_number: t.try_number, max_tries: t.max_tries,
     task_display_name: t.task_id, dag_display_name: t.dag_id, hostname: t.hostname, unixname: null,
     pool: 'default_pool', pool_slots: 1, queue: t.queue, priority_weight: null, operator: 'weir_task', operator_name: 'weir_task',
     queued_when: iso(t.queued_at), scheduled_when: null, pid: null, executor: null, executor_config: '{}', note: null,
-    rendered_map_index: null, rendered_fields: {}, trigger: null, triggerer_job: null, dag_version: null,
+    rendered_fields: {}, trigger: null, triggerer_job: null, dag_version: null,
   };
 }
 
 export function taskTry(t: ApiTaskInstanceRow, tr: TryRow): z.infer<typeof TaskInstanceHistoryResponse> {
   return {
-    task_id: t.task_id, dag_id: t.dag_id, dag_run_id: t.run_id, map_index: -1,
+    task_id: parseInstanceId(t.task_id).taskId, dag_id: t.dag_id, dag_run_id: t.run_id, map_index: parseInstanceId(t.task_id).mapIndex,
     start_date: iso(tr.start_date), end_date: iso(tr.end_date), duration: seconds(tr.duration_ms),
     state: tiState(tr.state), try_number: tr.try_number, max_tries: t.max_tries,
     task_display_name: t.task_id, dag_display_name: t.dag_id, hostname: tr.hostname, unixname: null,
@@ -311,8 +318,8 @@ export function task(graph: DagGraph, taskId: string): z.infer<typeof TaskRespon
   return {
     task_id: t.id, task_display_name: t.id, owner: graph.dag.options.owner ?? null, trigger_rule: t.triggerRule,
     retries: t.retries, retry_delay: timeDelta(t.retryDelayMs), retry_exponential_backoff: t.retryExponentialBackoff,
-    execution_timeout: timeDelta(t.timeoutMs), queue: null, pool: 'default_pool', pool_slots: 1,
-    downstream_task_ids: graph.downstream.get(t.id) ?? [], doc_md: t.description ?? null, operator_name: 'weir_task', is_mapped: false, params: null,
+    execution_timeout: timeDelta(t.timeoutMs), queue: null, pool: t.pool ?? 'default_pool', pool_slots: t.poolSlots,
+    downstream_task_ids: graph.downstream.get(t.id) ?? [], doc_md: t.description ?? null, operator_name: 'weir_task', is_mapped: t.mapOver !== undefined, params: null,
   };
 }
 
