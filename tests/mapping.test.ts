@@ -135,3 +135,13 @@ test('bad mapping options are DAG problems', () => {
   expect(problems.some((p) => p.includes('task "always"') && p.includes('a mapped task cannot use trigger rule "always"'))).toBe(true);
   expect(problems.some((p) => p.includes('task "zero"') && p.includes('maxMapLength must be an integer >= 1'))).toBe(true);
 });
+
+test('pauseAfterSuccess: a one-shot DAG is paused by weir once a run of it succeeds', async () => {
+  const paused = async () => (JSON.parse((await runWeir(['dags', 'list', '--json'], env)).stdout).dags as { dag_id: string; paused: boolean | null }[]).find((x) => x.dag_id === 'one_shot')!.paused;
+  expect((await runWeir(['dags', 'unpause', 'one_shot'], env)).code).toBe(0);
+  expect(await paused()).toBe(false);
+  const out = await runWeir(['trigger', 'one_shot', '--json'], env);
+  expect(out.code).toBe(0);
+  expect((await ended(JSON.parse(out.stdout).run_id)).state).toBe('success');
+  expect(await paused()).toBe(true);
+});

@@ -272,6 +272,11 @@ export interface DagOptions<S extends ParamsSchema = ParamsSchema> {
    * for a DAG that needs something running first. `weir dags unpause` starts it. Default false.
    */
   pausedOnCreation?: boolean;
+  /**
+   * Pause the DAG once one of its runs succeeds (a one-shot job: `schedule: '@once'` at a
+   * start date, disabled after it has done its work). `weir dags unpause` arms it again. Default false.
+   */
+  pauseAfterSuccess?: boolean;
   /** Fail a run that has been running longer than this. */
   dagrunTimeoutMs?: number;
   /**

@@ -387,8 +387,11 @@ async function finishRuns(
   }
   const done = [...unfinished].filter(([, n]) => n <= 0).map(([id]) => id);
   if (!done.length) return ended;
-  const finishedRows = await client.query<{ run_id: string; state: RunState }>(sql('finish_run'), [done, stateList(TASK_FAILED), stateList(RUN_UNFINISHED)]);
+  const finishedRows = await client.query<{ run_id: string; state: RunState; run_type: RunType }>(sql('finish_run'), [done, stateList(TASK_FAILED), stateList(RUN_UNFINISHED)]);
   for (const r of finishedRows.rows) ended.set(r.run_id, r.state);
+  // A one-shot DAG (pauseAfterSuccess) is paused in the transaction its success commits in (a `dags test` run leaves it alone).
+  const oneShot = new Set(finishedRows.rows.filter((r) => r.state === 'success' && r.run_type !== 'test' && runs.get(r.run_id)?.graph.options.pauseAfterSuccess).map((r) => runs.get(r.run_id)!.graph.dag.id));
+  for (const dagId of oneShot) await client.query(sql('set_paused'), [dagId, true]);
   // Freed slots go to queued runs; one DAG at a time, in a fixed order (no lock-order deadlocks).
   const graphs = new Map([...ended.keys()].map((id) => [runs.get(id)!.graph.dag.id, runs.get(id)!.graph]));
   for (const dagId of [...graphs.keys()].sort()) await admitIfFree(engine, client, graphs.get(dagId)!, later, slots, claimed);

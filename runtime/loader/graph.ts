@@ -29,6 +29,8 @@ export interface ResolvedDagOptions {
   assetTrigger: string[] | undefined;
   /** A new DAG's first registration is paused. Default false. */
   pausedOnCreation: boolean;
+  /** Paused by weir once a run succeeds (DagOptions.pauseAfterSuccess). Default false. */
+  pauseAfterSuccess: boolean;
   /** undefined: no deadline alerts. */
   deadline: { withinMs: number; of: 'data_interval_end' | 'created' } | undefined;
   /** The schedule, parsed and validated (`kind: 'manual'` without one). */
@@ -152,6 +154,7 @@ export function resolveDagOptions(dag: Dag, file: string): ResolvedDagOptions {
     webhookOnFailure: o.webhookOnFailure ?? DAG_DEFAULTS.webhookOnFailure,
     dagrunTimeoutMs: o.dagrunTimeoutMs,
     pausedOnCreation: o.pausedOnCreation ?? false,
+    pauseAfterSuccess: o.pauseAfterSuccess ?? false,
     fileTrigger: files ? { folder: path.resolve(path.dirname(file), files.folder), pattern: files.pattern, settleMs: files.settleMs ?? 2000, param: files.param ?? 'file', identity: files.identity ?? 'stat' } : undefined,
     assetTrigger: assets,
     deadline: o.deadline ? { withinMs: o.deadline.withinMs, of: o.deadline.of ?? 'data_interval_end' } : undefined,

@@ -10,4 +10,4 @@ UPDATE weir.dag_run r SET
   start_date = coalesce(r.start_date, now()),
   end_date = now()
 WHERE r.run_id = ANY($1::text[]) AND r.state = ANY($3::weir.run_state[])
-RETURNING r.run_id, r.state, r.dag_id, pg_notify('weir_run', r.run_id || ':' || r.state::text) IS NULL AS announced
+RETURNING r.run_id, r.state, r.dag_id, r.run_type, pg_notify('weir_run', r.run_id || ':' || r.state::text) IS NULL AS announced

@@ -25,6 +25,12 @@ export interface OAuth2ClientOptions {
   refreshTokenSecret?: { name: string; ctx: Pick<TaskContext, 'secret' | 'setSecret' | 'withSecretLock'> };
   /** How the client authenticates to the token endpoint. Default `basic` (HTTP Basic, as QuickBooks wants). */
   clientAuth?: 'basic' | 'body';
+  /**
+   * Where the access token is kept between clients: pass one object kept at module level
+   * and the tries that run in the same isolate reuse a token until it expires, instead of
+   * each refreshing (and rotating the refresh token). Default: this client only.
+   */
+  tokenCache?: { accessToken?: string; expiresAt?: number };
   /** Refresh this long before the access token expires. Default 60 000 ms. */
   expiryMarginMs?: number;
   /** Called when the server rotates the refresh token (QuickBooks does): persist it, the old one dies. */
@@ -50,8 +56,7 @@ export class OAuth2Client {
   readonly #options: OAuth2ClientOptions;
   readonly #http: HttpClient;
   #refreshToken: string | undefined;
-  #accessToken: string | undefined;
-  #expiresAt = 0;
+  readonly #cache: { accessToken?: string; expiresAt?: number };
   #inflight: Promise<string> | undefined;
 
   constructor(options: OAuth2ClientOptions) {
@@ -59,6 +64,7 @@ export class OAuth2Client {
     this.#http = options.http ?? createHttpClient({ log: options.log });
     if (!options.refreshToken && !options.refreshTokenSecret) throw new WeirError('oauth_no_refresh_token', 'OAuth2Client needs refreshToken or refreshTokenSecret');
     this.#refreshToken = options.refreshToken;
+    this.#cache = options.tokenCache ?? {};
     registerSecret(options.clientSecret);
     registerSecret(options.refreshToken);
   }
@@ -66,7 +72,7 @@ export class OAuth2Client {
   /** A valid access token, refreshed when missing or within `expiryMarginMs` of expiry. */
   async accessToken(signal?: AbortSignal): Promise<string> {
     const margin = this.#options.expiryMarginMs ?? 60_000;
-    if (this.#accessToken && Date.now() < this.#expiresAt - margin) return this.#accessToken;
+    if (this.#cache.accessToken && Date.now() < (this.#cache.expiresAt ?? 0) - margin) return this.#cache.accessToken;
     return this.refresh(signal);
   }
 
@@ -112,9 +118,9 @@ export class OAuth2Client {
       throw new WeirError('oauth_bad_token_response', `token endpoint ${redact(o.tokenUrl)} answered without an access_token`);
     }
     registerSecret(data.access_token);
-    this.#accessToken = data.access_token;
     const expiresInS = Number(data.expires_in ?? 3600);
-    this.#expiresAt = Date.now() + (Number.isFinite(expiresInS) ? expiresInS : 3600) * 1000;
+    this.#cache.accessToken = data.access_token;
+    this.#cache.expiresAt = Date.now() + (Number.isFinite(expiresInS) ? expiresInS : 3600) * 1000;
     if (data.refresh_token && data.refresh_token !== this.#refreshToken) {
       registerSecret(data.refresh_token);
       this.#refreshToken = data.refresh_token;

@@ -74,7 +74,7 @@ test('login, then the DAG list with schedules, tags and the pause toggle', async
   await page.click('button[type=submit]');
   await page.waitForURL(url('/'));
   const rows = await page.locator('table.dags tbody tr').evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.dag));
-  expect(rows).toEqual(['events_every_3_min', 'hello', 'sales_daily', 'stock_prices', 'trips_gold_checks', 'trips_ingest']);
+  expect(rows).toEqual(['events_every_3_min', 'hello', 'qb_backfill', 'sales_daily', 'stock_prices', 'trips_gold_checks', 'trips_ingest']);
   await expect(page.locator('tr[data-dag="stock_prices"] code').first().textContent()).resolves.toBe('@daily');
   await shot('dag-list');
 });
