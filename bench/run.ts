@@ -330,12 +330,18 @@ if (isMain) {
   const results: Record<string, number> = { ...(await benchEngine()) };
   log('isolates: a warm try round trip, and a cold one');
   Object.assign(results, await benchIsolateHop());
+  log('mapping: a task mapped over 1,000 items, and 1,000 plain tasks, on one worker');
+  const { benchMapping } = await import('./mapping.ts');
+  Object.assign(results, await benchMapping((await ensureEmbeddedPostgres(process.env.WEIR_HOME ?? path.join(root, '.weir'))).url, log));
   log('server: 10,000 runs x 20 tasks of history; pages and lists; live event lag');
   const { benchServer } = await import('./server.ts');
   Object.assign(results, await benchServer((await ensureEmbeddedPostgres(process.env.WEIR_HOME ?? path.join(root, '.weir'))).url, log));
   log('sales_daily: 1,000,000 sales rows end to end, three runs');
   const { benchSales } = await import('./sales.ts');
   Object.assign(results, await benchSales((await ensureEmbeddedPostgres(process.env.WEIR_HOME ?? path.join(root, '.weir'))).url, log));
+  log('qb_backfill: 10,000 invoices over 31 daily chunks on the QuickBooks stand-in, three runs');
+  const { benchQuickBooks } = await import('./quickbooks.ts');
+  Object.assign(results, await benchQuickBooks((await ensureEmbeddedPostgres(process.env.WEIR_HOME ?? path.join(root, '.weir'))).url, log));
   log('events_every_3_min: 1,000 messages/s through 3-minute runs, 15 simulated minutes');
   const { benchEvents } = await import('./events.ts');
   Object.assign(results, await benchEvents((await ensureEmbeddedPostgres(process.env.WEIR_HOME ?? path.join(root, '.weir'))).url, log));

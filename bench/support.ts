@@ -74,6 +74,8 @@ export async function pipelineBench(adminUrl: string, name: string, env: Record<
   const engine = { pool: db.pool, boss, alertRetryDelayS: 5 };
   return {
     pool: db.pool,
+    /** The worker's WEIR_HOME (its secrets key lives there). */
+    home,
     /** The worker's peak resident memory so far (VmHWM), in MB: what a task's code held at most. */
     workerPeakRssMb(): number {
       const status = fs.readFileSync(`/proc/${worker.pid}/status`, 'utf8');

@@ -59,6 +59,8 @@ export interface QboStats {
   tokenRequests: number;
   /** Most query requests being answered at one moment. */
   peakConcurrent: number;
+  /** Time spent answering query requests, summed over requests (ms). */
+  busyMs: number;
 }
 
 export interface QuickBooksServer {
@@ -173,7 +175,7 @@ export async function startQuickBooksServer(options: QuickBooksServerOptions = {
   const tokens = new Map<string, number>(); // access token -> expiry (ms)
   let mode: QboFailureMode = options.failures ?? { kind: 'none' };
   let remaining = Infinity;
-  const stats: QboStats = { queries: 0, tokenRequests: 0, peakConcurrent: 0 };
+  const stats: QboStats = { queries: 0, tokenRequests: 0, peakConcurrent: 0, busyMs: 0 };
   let concurrent = 0;
   const setFailureMode = (next: QboFailureMode) => {
     if (next.kind === 'expire_tokens') {
@@ -256,10 +258,12 @@ export async function startQuickBooksServer(options: QuickBooksServerOptions = {
       stats.queries++;
       concurrent++;
       stats.peakConcurrent = Math.max(stats.peakConcurrent, concurrent);
+      const t0 = performance.now();
       try {
         return await query(url, req, res);
       } finally {
         concurrent--;
+        stats.busyMs += performance.now() - t0;
       }
     }
     return send(res, 404, fault(404, 'SERVICE', 'Unsupported Operation', `the local stand-in serves the token endpoint and /v3/company/${realmId}/query only; got ${req.method} ${url.pathname}`, '500'));
