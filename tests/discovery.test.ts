@@ -329,7 +329,7 @@ describe('rendering', () => {
     expect(renderGraph(d, 'mermaid')).toContain('  extract --> clean');
     expect(renderGraph(d, 'dot')).toContain('  "load" -> "check_average";');
     const json = JSON.parse(renderGraph(d, 'json'));
-    expect(json.tasks[0]).toEqual({ task_id: 'extract', upstream: [], downstream: ['clean'], trigger_rule: 'all_success', retries: 3, line: 22, column: 17 });
+    expect(json.tasks[0]).toEqual({ task_id: 'extract', upstream: [], downstream: ['clean'], trigger_rule: 'all_success', retries: 3, mapped_over: null, line: 22, column: 17 });
     expect(json.params[0]).toEqual({ name: 'symbol', type: 'string', default: 'AMZN', optional: false });
   });
 });
