@@ -16,6 +16,16 @@ import { logger } from './log.ts';
 import { toError } from './errors.ts';
 
 export const TASK_QUEUE = 'weir_task';
+/** Airflow's default queue: a task without `queue` is on it, and a worker without `--queues` works it. */
+export const DEFAULT_TASK_QUEUE = 'default';
+
+/**
+ * The pg-boss queue that carries a try: its run's queue (`weir_task`, or a `dags test`
+ * run's own), or `<run queue>__<task queue>` for a task routed to a queue of its own.
+ */
+export function jobQueue(runQueue: string, taskQueue: string = DEFAULT_TASK_QUEUE): string {
+  return taskQueue === DEFAULT_TASK_QUEUE ? runQueue : `${runQueue}__${taskQueue}`;
+}
 export const ALERT_QUEUE = 'weir_alert';
 export const WORK_CHANNEL = 'weir_work';
 export const CANCEL_CHANNEL = 'weir_cancel';

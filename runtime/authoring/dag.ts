@@ -176,6 +176,11 @@ export interface TaskOptions<Id extends string = string, U extends readonly (Tas
   pool?: string;
   /** Slots of the pool a try of this task takes. Default 1. */
   poolSlots?: number;
+  /**
+   * The queue its tries go to (Airflow's task queue): only workers started with it in
+   * `weir worker --queues heavy,default` run them. Default `default`.
+   */
+  queue?: string;
 }
 
 export type TaskFn<P, U extends readonly TaskRef<any, string>[], R, Self extends string = string> = (ctx: TaskContext<P, U, Self>) => Promise<R> | R;
@@ -208,6 +213,8 @@ export interface TaskDefinition {
   /** The pool its tries take slots of, and how many (TaskOptions.pool). */
   pool: string | undefined;
   poolSlots: number;
+  /** The queue its tries go to (TaskOptions.queue); `default` unless set. */
+  queue: string;
   /** undefined: the worker's default. */
   memoryLimitMb: number | undefined;
   /** The task instance's function; a mapped task's also gets its item. */
@@ -383,6 +390,7 @@ export class Dag<S extends ParamsSchema = ParamsSchema> {
       produces: [...(options.produces ?? [])],
       pool: options.pool,
       poolSlots: options.poolSlots ?? 1,
+      queue: options.queue ?? 'default',
       memoryLimitMb: options.memoryLimitMb ?? defaults.memoryLimitMb,
       fn: fn as TaskDefinition['fn'],
       mapOver: undefined,

@@ -13,6 +13,7 @@ import type { Alerter } from '../worker/alerter.ts';
 import { followRun } from './progress.ts';
 import { WeirError } from '../errors.ts';
 import type { RunState } from '../states.ts';
+import { taskQueuesOf } from '../loader/graph.ts';
 
 export interface InProcessOptions {
   runType: RunType;
@@ -38,7 +39,9 @@ export interface InProcessRun {
 export async function runInProcess<T>(session: Session, graph: DagGraph, options: InProcessOptions, after: (run: InProcessRun) => Promise<T>): Promise<T> {
   const engine = await session.engine();
   const queue = `${options.queuePrefix}_${crypto.randomBytes(4).toString('hex')}`;
-  const worker = new Worker(engine, await session.dags(), { queue, concurrency: options.concurrency, shutdownGraceMs: options.shutdownGraceMs });
+  const dags = await session.dags();
+  // Its private queue, and every task queue: the run is this process's alone.
+  const worker = new Worker(engine, dags, { queue, queues: taskQueuesOf(dags.dags.values()), concurrency: options.concurrency, shutdownGraceMs: options.shutdownGraceMs });
   let alerter: Alerter | undefined;
   await worker.start();
   try {

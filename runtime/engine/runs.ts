@@ -11,7 +11,7 @@ import type { PgBoss } from 'pg-boss';
 import { evaluateTriggerRule } from '../authoring/trigger-rules.ts';
 import { parseInstanceId, taskOf, type DagGraph } from '../loader/graph.ts';
 import { sql, sqlText } from '../database/sql.ts';
-import { ALERT_QUEUE, TASK_QUEUE, enqueueTries, ensureQueue, bossDb, type TaskJobData } from '../queue.ts';
+import { ALERT_QUEUE, TASK_QUEUE, enqueueTries, ensureQueue, bossDb, jobQueue, type TaskJobData } from '../queue.ts';
 import { withTransaction } from './transaction.ts';
 import { writeDagState } from './state.ts';
 import { retryDelayMs } from './retry-delay.ts';
@@ -215,6 +215,8 @@ export interface LocalClaim {
   capacity: number;
   hostname: string;
   queue: string;
+  /** The task queues the finishing worker works (`weir worker --queues`): it takes only their tasks itself. */
+  taskQueues: ReadonlySet<string>;
 }
 
 /** A task claimed by the finishing worker (a successor, or the first task of a run its end admitted): `running` already, on this try. */
@@ -259,19 +261,30 @@ async function claimLocally(client: pg.PoolClient, local: LocalClaim, pairs: { r
  */
 async function startTasks(engine: Engine, client: pg.PoolClient, runs: Map<string, RunRef>, pairs: { runId: string; taskId: string }[], slots: LocalClaim | undefined, claimed: LocallyClaimed[]): Promise<void> {
   // Pooled tasks go through the queue: their slots are counted where tries are claimed (claim_pooled.sql).
-  const local = (p: { runId: string; taskId: string }) => runs.get(p.runId)!.queue === slots!.queue && !taskOf(runs.get(p.runId)!.graph, p.taskId)?.pool;
+  // So do tasks of a queue the finishing worker does not work.
+  const local = (p: { runId: string; taskId: string }) => {
+    const task = taskOf(runs.get(p.runId)!.graph, p.taskId);
+    return runs.get(p.runId)!.queue === slots!.queue && !task?.pool && slots!.taskQueues.has(task?.queue ?? 'default');
+  };
   const mine = slots ? await claimLocally(client, slots, pairs.filter(local)) : [];
   claimed.push(...mine);
   const taken = new Set(mine.map((m) => `${m.runId}\u0000${m.taskId}`));
   await queuePairs(engine, client, runs, pairs.filter((p) => !taken.has(`${p.runId}\u0000${p.taskId}`)));
 }
 
+/** The pg-boss queue a try of this task instance goes to: its run's, or its task's own (TaskOptions.queue). */
+function pairQueue(runs: Map<string, RunRef>, p: { runId: string; taskId: string }): string {
+  const run = runs.get(p.runId)!;
+  return jobQueue(run.queue, taskOf(run.graph, p.taskId)?.queue);
+}
+
 /** none -> queued for (run, task) pairs, with one pg-boss job per try, per queue. */
 async function queuePairs(engine: Engine, client: pg.PoolClient, runs: Map<string, RunRef>, pairs: { runId: string; taskId: string }[]): Promise<void> {
   if (!pairs.length) return;
-  const queues = [...new Set(pairs.map((p) => runs.get(p.runId)!.queue))];
+  const queues = [...new Set(pairs.map((p) => pairQueue(runs, p)))];
   for (const queue of queues) {
-    const mine = pairs.filter((p) => runs.get(p.runId)!.queue === queue);
+    await ensureQueue(engine.boss, queue);
+    const mine = pairs.filter((p) => pairQueue(runs, p) === queue);
     const { rows } = await client.query<{ run_id: string; task_id: string; try_number: number }>(sql('queue_task_instances'), [mine.map((p) => p.runId), mine.map((p) => p.taskId), queue]);
     await enqueueTries(engine.boss, client, queue, rows.map((r) => ({ dagId: runs.get(r.run_id)!.graph.dag.id, runId: r.run_id, taskId: r.task_id, tryNumber: r.try_number + 1 })), undefined, false);
   }
@@ -479,7 +492,9 @@ export async function endTries(engine: Engine, graphs: Map<string, DagGraph>, it
       if (task?.pool) pools.add(task.pool);
       if (state === 'up_for_retry') {
         const delay = retryDelayMs(task ?? DEFAULT_RETRY, item.tryNumber + 1);
-        await enqueueTries(engine.boss, client, item.queue, [{ dagId: item.dagId, runId: item.runId, taskId: item.taskId, tryNumber: item.tryNumber + 1 }], new Date(Date.now() + delay));
+        const queue = jobQueue(item.queue, task?.queue);
+        await ensureQueue(engine.boss, queue);
+        await enqueueTries(engine.boss, client, queue, [{ dagId: item.dagId, runId: item.runId, taskId: item.taskId, tryNumber: item.tryNumber + 1 }], new Date(Date.now() + delay));
         if (task?.emailOnRetry) await enqueueAlert(engine, client, graph, item, 'task_retry', stored[i]!.error);
         results.push({ recorded: true, state, retryInMs: delay });
         continue;

@@ -15,6 +15,8 @@ interface WaitingRow {
   on_queue: number;
   with_dag: number;
   broken_errors: string[];
+  /** Task queues of queued tries that no live worker works. */
+  unserved_queues: string[];
   /** Running tries (`task on host:pid`) whose worker is gone. */
   orphaned: string[];
   /** Tries waiting for a pool slot (slots null: no such pool). */
@@ -43,6 +45,9 @@ export async function waitingReason(pool: pg.Pool, runId: string): Promise<strin
   if (!w.ready) return undefined;
   if (!w.alive) return 'waiting for a worker: start one with `npx weir worker` (no live worker)';
   if (!w.on_queue) return `waiting for a worker on queue ${w.queue}: ${w.alive} worker(s) alive, none works that queue`;
+  if (w.unserved_queues.length) {
+    return `waiting for a worker of task queue ${w.unserved_queues.join(', ')}: ${w.alive} worker(s) alive, none works it; start one with \`npx weir worker --queues ${w.unserved_queues.join(',')}\``;
+  }
   if (!w.with_dag) {
     const broken = w.broken_errors.length ? `; broken there: ${w.broken_errors.join('; ')}` : '';
     return `no live worker has DAG ${w.dag_id} (${w.on_queue} worker(s) alive${broken}); it runs as soon as one has it`;

@@ -70,6 +70,13 @@ export function parseInstanceId(id: string): { taskId: string; mapIndex: number 
   return m ? { taskId: m[1]!, mapIndex: Number(m[2]) } : { taskId: id, mapIndex: -1 };
 }
 
+/** Every task queue the DAGs' tasks use, `default` included: what a worker that runs everything works (standalone, dags test). */
+export function taskQueuesOf(graphs: Iterable<DagGraph>): string[] {
+  const queues = new Set(['default']);
+  for (const g of graphs) for (const t of g.tasks.values()) queues.add(t.queue);
+  return [...queues].sort();
+}
+
 /** The definition a task instance runs, mapped or not; undefined when its task is not in the graph. */
 export function taskOf(graph: DagGraph | undefined, instance: string): TaskDefinition | undefined {
   return graph?.tasks.get(parseInstanceId(instance).taskId);

@@ -23,6 +23,7 @@ export interface TaskShape {
   produces?: unknown;
   pool?: unknown;
   poolSlots?: unknown;
+  queue?: unknown;
   /** False when the declaration has no function to run; undefined when not known. */
   hasFunction?: boolean;
   /** Problems noticed while declaring (bad upstream values). */
@@ -74,6 +75,8 @@ const isAssetName = (v: unknown) => typeof v === 'string' && /^[A-Za-z0-9._:/-]{
 
 /** A pool's name: `quickbooks`, `warehouse_writes`. */
 export const POOL_NAME = /^[a-z][a-z0-9_]{0,63}$/;
+/** Task queue names (TaskOptions.queue, `weir worker --queues`). */
+export const QUEUE_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 
 const nonNegativeInteger = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 const positiveNumber = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v > 0;
@@ -145,6 +148,7 @@ export function dagProblems(shape: DagShape): DagProblem[] {
     if (t.produces !== undefined && (!Array.isArray(t.produces) || t.produces.some((a) => !isAssetName(a)))) taskOption(`produces must be a list of asset names (${ASSET_NAME_RULE})`);
     if (t.pool !== undefined && !(typeof t.pool === 'string' && POOL_NAME.test(t.pool))) taskOption(`pool must be a pool name (${POOL_NAME})`);
     if (t.poolSlots !== undefined && !(nonNegativeInteger(t.poolSlots) && (t.poolSlots as number) >= 1)) taskOption('poolSlots must be an integer >= 1');
+    if (t.queue !== undefined && !(typeof t.queue === 'string' && QUEUE_NAME.test(t.queue))) taskOption(`queue must be a queue name (${QUEUE_NAME})`);
     if (t.hasFunction === false) taskOption('needs a function to run');
   });
   if (!shape.complete) return problems;

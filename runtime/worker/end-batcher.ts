@@ -42,6 +42,8 @@ export interface EndBatcherHooks {
   hostname: string;
   /** The queue the worker works: only its runs' tasks are claimed for it. */
   queue: string;
+  /** The task queues it works (`--queues`): only their tasks are claimed for it. */
+  taskQueues: ReadonlySet<string>;
   /** Tasks claimed for this worker (successors, first tasks of admitted runs), with the outputs of the batch they may read. */
   onClaimed(claimed: LocallyClaimed, knownOutputs: Map<string, unknown>): void;
   /** False once the worker is stopped for good (no more retrying). */
@@ -92,7 +94,7 @@ export class EndBatcher {
               dagId: b.row.dag_id, runId: b.row.run_id, taskId: b.row.task_id, tryNumber: b.row.try_number,
               maxTries: b.row.max_tries, queue: b.row.queue, outcome: b.outcome, logs: b.logs,
             })),
-            capacity > 0 ? { capacity, hostname: this.hooks.hostname, queue: this.hooks.queue } : undefined,
+            capacity > 0 ? { capacity, hostname: this.hooks.hostname, queue: this.hooks.queue, taskQueues: this.hooks.taskQueues } : undefined,
           ), { attempts: 21, retryable: (err) => !isDataError(err), keepGoing: this.hooks.alive });
         } catch (err) {
           if (isDataError(err)) {

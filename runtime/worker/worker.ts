@@ -20,8 +20,9 @@ import { dagModuleUrl } from '../loader/loader.ts';
 import type { LogLine, TaskDefinition } from '../authoring/dag.ts';
 import type { Engine, EndTryResult, LocallyClaimed, TryOutcome } from '../engine/runs.ts';
 import { parseInstanceId, taskOf, type DagGraph } from '../loader/graph.ts';
+import { QUEUE_NAME } from '../loader/rules.ts';
 import { sql } from '../database/sql.ts';
-import { CANCEL_CHANNEL, HANDED_BACK_CHANNEL, TASK_QUEUE, WORK_CHANNEL, ensureQueue, type TaskJobData } from '../queue.ts';
+import { CANCEL_CHANNEL, DEFAULT_TASK_QUEUE, HANDED_BACK_CHANNEL, TASK_QUEUE, WORK_CHANNEL, ensureQueue, jobQueue, type TaskJobData } from '../queue.ts';
 import { logger } from '../log.ts';
 import { Listener } from '../database/listener.ts';
 import { retryTransient } from '../database/transient.ts';
@@ -45,8 +46,10 @@ export type Isolation = 'thread' | 'inline';
 export interface WorkerOptions {
   /** Tries run at once by this worker. Default 16. */
   concurrency?: number;
-  /** pg-boss queue to work. Default `weir_task`. */
+  /** pg-boss queue of the runs to work. Default `weir_task`. */
   queue?: string;
+  /** Task queues to work (`weir worker --queues heavy,default`; TaskOptions.queue). Default `['default']`. */
+  queues?: string[];
   /**
    * `thread` (default): each try's code runs in a warm worker thread of its own, so
    * code that blocks cannot stall the worker. `inline`: on the worker's event loop,
@@ -93,6 +96,7 @@ export function resolveWorkerOptions(options: WorkerOptions = {}, env: NodeJS.Pr
   const resolved = {
     concurrency: num('WORKER_CONCURRENCY', options.concurrency, 16, 1),
     queue: options.queue ?? TASK_QUEUE,
+    queues: [...new Set(options.queues?.length ? options.queues : [DEFAULT_TASK_QUEUE])],
     isolation: isolation as Isolation,
     heartbeatIntervalMs: num('HEARTBEAT_INTERVAL_MS', options.heartbeatIntervalMs, 5000, 50),
     lostAfterMs: num('TASK_LOST_AFTER_MS', options.lostAfterMs, 30000, 100),
@@ -105,6 +109,8 @@ export function resolveWorkerOptions(options: WorkerOptions = {}, env: NodeJS.Pr
     dagRescanMs: num('DAG_RESCAN_MS', options.dagRescanMs, 10000, 100),
     hostname: options.hostname ?? `${os.hostname()}:${process.pid}`,
   };
+  const badQueue = resolved.queues.find((q) => !QUEUE_NAME.test(q));
+  if (badQueue !== undefined) throw new InputError('bad_option', `--queues: "${badQueue}" is not a queue name (${QUEUE_NAME})`);
   if (resolved.lostAfterMs <= resolved.heartbeatIntervalMs) throw new InputError('bad_config', 'worker option WEIR_TASK_LOST_AFTER_MS must be larger than WEIR_HEARTBEAT_INTERVAL_MS');
   return resolved;
 }
@@ -131,6 +137,9 @@ export class Worker extends EventEmitter {
   /** This worker's registry id. */
   readonly workerId: string;
   private state: WorkerState = 'idle';
+  /** The pg-boss queues this worker fetches from: one per task queue it works (jobQueue). */
+  private readonly jobQueues: string[];
+  private nextQueue = 0;
   private readonly inflight = new Map<string, InFlight>();
   private listener: Listener | undefined;
   private wake: (() => void) | undefined;
@@ -159,6 +168,7 @@ export class Worker extends EventEmitter {
     super();
     this.options = resolveWorkerOptions(options);
     this.workerId = `${this.options.hostname}:${crypto.randomBytes(3).toString('hex')}`;
+    this.jobQueues = this.options.queues.map((q) => jobQueue(this.options.queue, q));
     if (this.options.isolation === 'thread') {
       this.isolates = new IsolatePool({
         abortGraceMs: this.options.abortGraceMs,
@@ -169,6 +179,7 @@ export class Worker extends EventEmitter {
     this.batcher = new EndBatcher(engine, dags, {
       hostname: this.options.hostname,
       queue: this.options.queue,
+      taskQueues: new Set(this.options.queues),
       capacity: (n) => (this.state === 'running' ? Math.max(0, this.options.concurrency - this.inflight.size - this.reserved + n) : 0),
       reserve: (n) => (this.reserved += n),
       alive: () => this.state !== 'stopped',
@@ -180,7 +191,7 @@ export class Worker extends EventEmitter {
     this.reaper = new Reaper(engine, dags, {
       workerId: this.workerId,
       hostname: this.options.hostname,
-      queue: this.options.queue,
+      queue: this.jobQueues.join(','),
       concurrency: this.options.concurrency,
       isolation: this.options.isolation,
       lostAfterMs: this.options.lostAfterMs,
@@ -200,7 +211,7 @@ export class Worker extends EventEmitter {
   async start(): Promise<void> {
     if (this.state !== 'idle') return;
     this.state = 'running';
-    await ensureQueue(this.boss, this.options.queue);
+    for (const q of this.jobQueues) await ensureQueue(this.boss, q);
     await this.reaper.start();
     await declarePools(this.engine.pool, this.dags.dags.values()).catch((err) => logger.warn({ err: toError(err).message }, 'declaring the DAGs\' pools failed; tries of their tasks wait until the pools exist'));
     await this.listen();
@@ -211,7 +222,7 @@ export class Worker extends EventEmitter {
       this.isolates.warm(Math.min(2, this.options.concurrency), [...this.dags.dags.values()].filter((g) => g.hash !== 'inline').map((g) => dagModuleUrl(g.file, g.hash)), this.options.memoryLimitMb);
     }
     this.loopDone = this.loop();
-    logger.info({ queue: this.options.queue, concurrency: this.options.concurrency, isolation: this.options.isolation, worker_id: this.workerId, dags: this.dags.dags.size }, 'worker started');
+    logger.info({ queue: this.options.queue, queues: this.options.queues, concurrency: this.options.concurrency, isolation: this.options.isolation, worker_id: this.workerId, dags: this.dags.dags.size }, 'worker started');
   }
 
   private async onDagsChanged(): Promise<void> {
@@ -227,7 +238,7 @@ export class Worker extends EventEmitter {
       applicationName: 'weir-worker-listen',
       name: 'worker',
       onNotification: (msg) => {
-        if (msg.channel === WORK_CHANNEL && (!msg.payload || msg.payload === this.options.queue)) this.signalWork();
+        if (msg.channel === WORK_CHANNEL && (!msg.payload || this.jobQueues.includes(msg.payload))) this.signalWork();
         else if (msg.channel === CANCEL_CHANNEL && msg.payload) this.abortRun(msg.payload, 'cancelled by weir runs cancel');
         else if (msg.channel === HANDED_BACK_CHANNEL && msg.payload && this.dags.dags.has(msg.payload)) this.signalAdopt();
       },
@@ -289,7 +300,7 @@ export class Worker extends EventEmitter {
       }
       let jobs: Job<TaskJobData>[];
       try {
-        jobs = await this.boss.fetch<TaskJobData>(this.options.queue, { batchSize: this.free() });
+        jobs = await this.fetchJobs();
       } catch (err) {
         logger.warn({ err: toError(err).message }, 'fetching tasks failed; retrying');
         await this.waitForWork(1000);
@@ -309,14 +320,39 @@ export class Worker extends EventEmitter {
     }
   }
 
+  /**
+   * Jobs from the worker's queues, up to its free slots: each queue in turn, starting from
+   * the one after last time's first, so that a busy queue cannot starve the others.
+   */
+  private async fetchJobs(): Promise<Job<TaskJobData>[]> {
+    const jobs: Job<TaskJobData>[] = [];
+    const n = this.jobQueues.length;
+    const first = this.nextQueue++ % n;
+    for (let i = 0; i < n && jobs.length < this.free(); i++) {
+      jobs.push(...await this.boss.fetch<TaskJobData>(this.jobQueues[(first + i) % n]!, { batchSize: this.free() - jobs.length }));
+    }
+    return jobs;
+  }
+
+  /** Complete (or fail) fetched jobs, each on its own queue. */
+  private async settleJobs(jobs: Job<TaskJobData>[], fail?: string): Promise<void> {
+    for (const name of new Set(jobs.map((j) => j.name))) {
+      const ids = jobs.filter((j) => j.name === name).map((j) => j.id);
+      if (fail) await this.boss.fail(name, ids, { error: fail });
+      else await this.boss.complete(name, ids);
+    }
+  }
+
   /** Tries handed back by workers that could not run them, of DAGs this worker has: claimed directly. */
   private async adoptHandedBack(): Promise<void> {
     const limit = this.free();
     if (!this.dags.dags.size || limit <= 0) return;
     const { rows: found } = await this.engine.pool.query<{ dag_id: string; run_id: string; task_id: string; try_number: number }>(sql('handed_back_tries'), [[...this.dags.dags.keys()], limit, stateList(TASK_CLAIMABLE)]);
     if (found.length < limit) this.adoptPending = false;
-    if (!found.length) return;
-    const rows = await this.claim(found.map((f) => ({ dagId: f.dag_id, runId: f.run_id, taskId: f.task_id, tryNumber: f.try_number })));
+    // Only tries of the task queues this worker works: the others wait for a worker of theirs.
+    const mine = found.filter((f) => this.options.queues.includes(taskOf(this.dags.dags.get(f.dag_id), f.task_id)?.queue ?? DEFAULT_TASK_QUEUE));
+    if (!mine.length) return;
+    const rows = await this.claim(mine.map((f) => ({ dagId: f.dag_id, runId: f.run_id, taskId: f.task_id, tryNumber: f.try_number })));
     if (rows.length) logger.info({ tries: rows.length, dag_ids: [...new Set(rows.map((r) => r.dag_id))] }, 'adopted tries handed back by workers that could not run them');
     for (const row of rows) this.startTry(row);
   }
@@ -363,13 +399,13 @@ export class Worker extends EventEmitter {
     try {
       rows = await this.claim(jobs.map((j) => j.data));
     } catch (err) {
-      await this.boss.fail(this.options.queue, jobs.map((j) => j.id), { error: `claim failed on ${this.workerId}: ${toError(err).message}` }).catch(() => {});
+      await this.settleJobs(jobs, `claim failed on ${this.workerId}: ${toError(err).message}`).catch(() => {});
       throw err;
     }
     // Settling the jobs is off the hot path: if this process dies first, pg-boss expires and
     // re-delivers them, and the guarded claim turns the duplicate away. A job that claimed
     // nothing was stale (cleared, cancelled, or a duplicate).
-    void this.boss.complete(this.options.queue, jobs.map((j) => j.id)).catch((err) => logger.warn({ err: toError(err).message }, 'settling fetched jobs failed; pg-boss will expire them'));
+    void this.settleJobs(jobs).catch((err) => logger.warn({ err: toError(err).message }, 'settling fetched jobs failed; pg-boss will expire them'));
     for (const row of rows) this.startTry(row);
   }
 
@@ -380,7 +416,7 @@ export class Worker extends EventEmitter {
    */
   private async handBack(jobs: Job<TaskJobData>[]): Promise<void> {
     await this.engine.pool.query(sql('hand_back'), [jobs.map((j) => j.data.runId), jobs.map((j) => j.data.taskId), jobs.map((j) => j.data.tryNumber), stateList(TASK_CLAIMABLE)]);
-    await this.boss.complete(this.options.queue, jobs.map((j) => j.id));
+    await this.settleJobs(jobs);
     logger.warn({ dag_ids: [...new Set(jobs.map((j) => j.data.dagId))], worker_id: this.workerId }, 'tries of DAGs not loaded on this worker handed back for a worker that has them (see `weir runs show`)');
   }
 

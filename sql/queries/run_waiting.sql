@@ -3,7 +3,8 @@
 -- them have its DAG loaded, and the errors of live workers on which its DAG file is broken;
 -- and its running tries whose worker is gone (they wait for a worker with the DAG to reap
 -- them); and its tries that wait for a pool slot, with the pool's size and the slots in
--- use (NULL size: the pool does not exist). $1 run_id
+-- use (NULL size: the pool does not exist); and the task queues its queued tries are on
+-- that no live worker works (`weir worker --queues`). $1 run_id
 WITH run AS (
   SELECT run_id, dag_id, dag_file, queue FROM weir.dag_run WHERE run_id = $1
 ), live AS (
@@ -15,8 +16,14 @@ SELECT
   (SELECT count(*) FROM weir.task_instance ti, run WHERE ti.run_id = run.run_id AND ti.state = 'queued')::int AS ready,
   (SELECT count(*) FROM weir.task_instance ti, run WHERE ti.run_id = run.run_id AND ti.handed_back)::int AS handed_back,
   (SELECT count(*) FROM live)::int AS alive,
-  (SELECT count(*) FROM live, run WHERE live.queue = run.queue)::int AS on_queue,
-  (SELECT count(*) FROM live, run WHERE live.queue = run.queue AND live.dags @> jsonb_build_array(jsonb_build_object('dag_id', run.dag_id)))::int AS with_dag,
+  (SELECT count(*) FROM live, run WHERE run.queue = ANY(string_to_array(live.queue, ',')))::int AS on_queue,
+  (SELECT count(*) FROM live, run WHERE run.queue = ANY(string_to_array(live.queue, ',')) AND live.dags @> jsonb_build_array(jsonb_build_object('dag_id', run.dag_id)))::int AS with_dag,
+  ARRAY(
+    SELECT DISTINCT replace(ti.queued_on, run.queue || '__', '') FROM weir.task_instance ti, run
+    WHERE ti.run_id = run.run_id AND ti.state = 'queued' AND ti.queued_on IS NOT NULL AND ti.queued_on <> run.queue
+      AND NOT EXISTS (SELECT 1 FROM live WHERE ti.queued_on = ANY(string_to_array(live.queue, ',')))
+    ORDER BY 1
+  ) AS unserved_queues,
   ARRAY(
     SELECT DISTINCT b->>'error' FROM live, run, jsonb_array_elements(live.broken) b
     WHERE b->>'file' = run.dag_file

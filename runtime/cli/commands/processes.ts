@@ -10,6 +10,7 @@ import { listWorkers } from '../../read/runs.ts';
 import { logger } from '../../log.ts';
 import { table, time } from '../render.ts';
 import { positiveInt, print, type Cli } from '../options.ts';
+import { taskQueuesOf } from '../../loader/graph.ts';
 
 /**
  * SIGINT/SIGTERM go through `stop` (graceful: in-flight work drains). A second signal
@@ -39,13 +40,14 @@ export async function waitForSignal(stop: () => Promise<void>, hurry: () => void
   });
 }
 
-async function workerCommand(cli: Cli, opts: { concurrency?: number; queue: string }): Promise<void> {
+async function workerCommand(cli: Cli, opts: { concurrency?: number; queue: string; queues?: string }): Promise<void> {
   const session = cli.session();
   const loaded = await session.dags();
   for (const [file, errors] of loaded.broken) logger.error({ file, errors }, 'broken DAG file skipped');
   const engine = await session.engine({ supervise: true, bossMax: 6 });
   await reportConnectionBudget(engine.pool, 'worker', { pool: engine.pool.options.max ?? 10, 'pg-boss': 6, LISTEN: 1, heartbeat: 1 });
-  const worker = new Worker(engine, loaded, { concurrency: opts.concurrency, queue: opts.queue });
+  const queues = opts.queues?.split(',').map((q) => q.trim()).filter(Boolean);
+  const worker = new Worker(engine, loaded, { concurrency: opts.concurrency, queue: opts.queue, queues });
   const { Alerter } = await import('../../worker/alerter.ts');
   const alerter = new Alerter(engine.boss);
   await worker.start();
@@ -81,7 +83,8 @@ async function standaloneCommand(cli: Cli, opts: { concurrency?: number }): Prom
   for (const [file, errors] of loaded.broken) logger.error({ file, errors }, 'broken DAG file skipped');
   const engine = await session.engine({ supervise: true, bossMax: 6 });
   const { Scheduler } = await import('../../scheduler/scheduler.ts');
-  const worker = new Worker(engine, loaded, { concurrency: opts.concurrency });
+  // One process runs everything: every task queue the DAGs use at start.
+  const worker = new Worker(engine, loaded, { concurrency: opts.concurrency, queues: taskQueuesOf(loaded.dags.values()) });
   const scheduler = new Scheduler(engine, loaded);
   const { Alerter } = await import('../../worker/alerter.ts');
   const alerter = new Alerter(engine.boss);
@@ -117,8 +120,9 @@ export function registerProcessCommands(program: Command, cli: Cli): void {
   program.command('worker')
     .description('execute tasks until stopped (SIGTERM/SIGINT drain in-flight tasks first)')
     .option('-c, --concurrency <n>', 'tasks run at once', positiveInt('--concurrency'))
-    .option('--queue <name>', 'pg-boss queue to work', TASK_QUEUE)
-    .action((opts: { concurrency?: number; queue: string }) => workerCommand(cli, opts));
+    .option('--queue <name>', 'pg-boss queue of the runs to work', TASK_QUEUE)
+    .option('--queues <list>', 'task queues to work, comma-separated (a task\'s `queue`; default: default)')
+    .action((opts: { concurrency?: number; queue: string; queues?: string }) => workerCommand(cli, opts));
   program.command('scheduler')
     .description('create scheduled runs when their intervals end, until SIGTERM/SIGINT')
     .action(() => schedulerCommand(cli));

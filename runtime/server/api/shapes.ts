@@ -318,7 +318,7 @@ export function task(graph: DagGraph, taskId: string): z.infer<typeof TaskRespon
   return {
     task_id: t.id, task_display_name: t.id, owner: graph.dag.options.owner ?? null, trigger_rule: t.triggerRule,
     retries: t.retries, retry_delay: timeDelta(t.retryDelayMs), retry_exponential_backoff: t.retryExponentialBackoff,
-    execution_timeout: timeDelta(t.timeoutMs), queue: null, pool: t.pool ?? 'default_pool', pool_slots: t.poolSlots,
+    execution_timeout: timeDelta(t.timeoutMs), queue: t.queue, pool: t.pool ?? 'default_pool', pool_slots: t.poolSlots,
     downstream_task_ids: graph.downstream.get(t.id) ?? [], doc_md: t.description ?? null, operator_name: 'weir_task', is_mapped: t.mapOver !== undefined, params: null,
   };
 }
