@@ -11,7 +11,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { dag } from '../runtime/index.ts';
 import { validateDag } from '../runtime/loader/graph.ts';
-import { ROOT, eventually, runWeir, startWeir, type RunningProcess } from './support/cli.ts';
+import { ROOT, eventually, runWeir, startWorkers, type RunningProcess } from './support/cli.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 
 let testDb: TestDatabase;
@@ -28,11 +28,7 @@ beforeAll(async () => {
   await pool.query('CREATE TABLE public.pool_log (id bigserial PRIMARY KEY, task text, event text, at timestamptz DEFAULT clock_timestamp())');
   await pool.query('CREATE TABLE public.pool_gate (open boolean NOT NULL)');
   await pool.query('INSERT INTO public.pool_gate VALUES (false)');
-  for (let i = 0; i < 2; i++) {
-    const w = startWeir(['worker', '--concurrency', '4'], env);
-    workers.push(w);
-    await w.waitFor(/worker started/);
-  }
+  await startWorkers(2, 4, env, workers);
 }, 60_000);
 
 afterAll(async () => {

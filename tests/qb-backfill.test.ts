@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { ROOT, eventually, runWeir, startWeir, type RunningProcess } from './support/cli.ts';
+import { ROOT, eventually, runWeir, startWorkers, type RunningProcess } from './support/cli.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { realInvoices, startQuickBooksServer, type QuickBooksServer } from '../runtime/dev/quickbooks-server.ts';
 import { readStoredSecret, secretKey } from '../runtime/engine/secrets.ts';
@@ -40,11 +40,7 @@ beforeAll(async () => {
   expect((await runWeir(['pools', 'set', 'quickbooks', '--slots', '2'], env)).code).toBe(0);
   // Slow pages, so that requests overlap whenever the pool lets them.
   qbo.setFailureMode({ kind: 'slow', delayMs: 25 });
-  for (let i = 0; i < 2; i++) {
-    const w = startWeir(['worker', '--concurrency', '4'], env);
-    workers.push(w);
-    await w.waitFor(/worker started/);
-  }
+  await startWorkers(2, 4, env, workers);
 }, 60_000);
 
 afterAll(async () => {

@@ -48,6 +48,15 @@ export interface RunningProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** `count` `weir worker --concurrency N` processes, each started (its "worker started" line seen) before the next; added to `into`. */
+export async function startWorkers(count: number, concurrency: number, env: Record<string, string>, into: RunningProcess[]): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const w = startWeir(['worker', '--concurrency', String(concurrency)], env);
+    into.push(w);
+    await w.waitFor(/worker started/);
+  }
+}
+
 export function startWeir(args: string[], env: Record<string, string>): RunningProcess {
   const child = spawn(process.execPath, [WEIR_BIN, ...args], {
     cwd: ROOT,
