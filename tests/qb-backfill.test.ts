@@ -6,7 +6,8 @@
  * nothing; a chunk whose pages keep failing fails alone and `weir clear --failed` re-runs
  * only it; an access token expired mid-backfill is refreshed once and the rotated refresh
  * token is the one stored; a refused refresh token fails for good saying how to set a new
- * one; at no moment do more than 2 QBO requests run at once.
+ * one; 429s are waited out; a table that disagrees with the run fails volumetry; at no
+ * moment do more than 2 QBO requests run at once.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -152,6 +153,28 @@ test('a refused refresh token fails the chunk for good, saying how to store a ne
   expect(ex.last_error).toContain('re-authorise the app and store the new refresh token with `weir secrets set QBO_REFRESH_TOKEN`');
   expect(ex.last_error).not.toContain('revoked-by-the-user');
   expect(qbo.refreshToken).toBe(good);
+  // The user stores a good one again, as the message says; the next test runs with it.
+  expect((await runWeir(['secrets', 'set', 'QBO_REFRESH_TOKEN'], env, { input: good })).code).toBe(0);
+});
+
+test('429 throttling is waited out (Retry-After) inside the try; a table that disagrees with what the run saw fails volumetry, naming both counts', async () => {
+  const queries = qbo.stats.queries;
+  qbo.setFailureMode({ kind: 'rate_limit', retryAfterS: 0.2, times: 3 });
+  const throttled = await trigger('entity=invoices', 'start_date=2025-08-01T00:00:00Z', 'end_date=2025-08-02T00:00:00Z');
+  const r = await ended(throttled);
+  expect(r.state).toBe('success');
+  // Three 429s answered, then the pages: all in the extract's first try.
+  expect(qbo.stats.queries).toBeGreaterThan(queries + 3);
+  expect(r.task_instances.find((t) => t.task_id === 'extract[0]')!.try_number).toBe(1);
+  qbo.setFailureMode({ kind: 'slow', delayMs: 25 });
+
+  // A row the run did not see (loaded by something else) in the window.
+  await pool.query("INSERT INTO raw.qb_items SELECT 'not-from-qbo', '{}', '2025-07-28T06:00:00Z', now(), '2025-07-28T00:00:00Z', '2025-07-29T00:00:00Z', 1, 100, 'elsewhere'");
+  const checked = await trigger('entity=items', `start_date=${FROM}`, 'end_date=2025-07-29T00:00:00Z');
+  const v = await ended(checked);
+  expect(v.state).toBe('failed');
+  const items = inWindow('Item').filter((id) => Date.parse(qbo.entities('Item').find((e) => e.Id === id)!.MetaData.LastUpdatedTime) < Date.parse('2025-07-29T00:00:00Z')).length;
+  expect(v.task_instances.find((t) => t.task_id === 'volumetry')!.last_error).toBe(`volumetry: items: the run saw ${items} rows, the table has ${items + 1} for the window`);
 });
 
 test('bad params are refused at trigger with exit 2', async () => {
