@@ -79,6 +79,8 @@ export async function runTry(task: TaskDefinition, ctx: TaskContext<any, any>, c
  * for good, saying so, and the mapped tasks never expand.
  */
 export function checkMapLists(graph: DagGraph, task: TaskDefinition, outcome: Extract<TryOutcome, { kind: 'success' }>): TryOutcome {
+  // Most DAGs map nothing: their tries' ends skip the scan.
+  if (!graph.mapped) return outcome;
   for (const mapped of graph.tasks.values()) {
     if (mapped.mapOver !== task.id) continue;
     const list = outcome.output;
