@@ -140,12 +140,11 @@ const extract = d.map({ id: 'extract', over: chunks, pool: 'quickbooks', timeout
       pages = page;
       if (entities.length) {
         const now = new Date();
-        const page_ = page;
         const c = await upsertRows(db, {
           table, key: ['id'],
           rows: entities.map((e) => ({
             id: String(e.Id), payload: JSON.stringify(e), last_updated_utc: new Date(e.MetaData.LastUpdatedTime), ingested_at_utc: now,
-            extract_window_start_utc: chunk.start, extract_window_end_utc: chunk.end, page_number: page_, page_size: pageSize, run_id: ctx.runId,
+            extract_window_start_utc: chunk.start, extract_window_end_utc: chunk.end, page_number: page, page_size: pageSize, run_id: ctx.runId,
           })),
           // Loading the same entity again changes nothing; a changed payload rewrites the row with this load's metadata.
           ignoreChangesIn: ['ingested_at_utc', 'extract_window_start_utc', 'extract_window_end_utc', 'page_number', 'page_size', 'run_id'],

@@ -14,10 +14,10 @@ import { PgBoss } from 'pg-boss';
 import type pg from 'pg';
 import { logger } from './log.ts';
 import { toError } from './errors.ts';
+import { DEFAULT_TASK_QUEUE } from './authoring/dag.ts';
 
 export const TASK_QUEUE = 'weir_task';
-/** Airflow's default queue: a task without `queue` is on it, and a worker without `--queues` works it. */
-export const DEFAULT_TASK_QUEUE = 'default';
+export { DEFAULT_TASK_QUEUE };
 
 /**
  * The pg-boss queue that carries a try: its run's queue (`weir_task`, or a `dags test`

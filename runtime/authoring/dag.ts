@@ -185,6 +185,9 @@ export interface TaskOptions<Id extends string = string, U extends readonly (Tas
 
 export type TaskFn<P, U extends readonly TaskRef<any, string>[], R, Self extends string = string> = (ctx: TaskContext<P, U, Self>) => Promise<R> | R;
 
+/** Airflow's default queue: a task without `queue` is on it, and a worker without `--queues` works it. */
+export const DEFAULT_TASK_QUEUE = 'default';
+
 /** Airflow's max_map_length: the longest list a mapped task expands over, by default. */
 export const DEFAULT_MAX_MAP_LENGTH = 1024;
 
@@ -390,7 +393,7 @@ export class Dag<S extends ParamsSchema = ParamsSchema> {
       produces: [...(options.produces ?? [])],
       pool: options.pool,
       poolSlots: options.poolSlots ?? 1,
-      queue: options.queue ?? 'default',
+      queue: options.queue ?? DEFAULT_TASK_QUEUE,
       memoryLimitMb: options.memoryLimitMb ?? defaults.memoryLimitMb,
       fn: fn as TaskDefinition['fn'],
       mapOver: undefined,

@@ -11,7 +11,7 @@ import type { PgBoss } from 'pg-boss';
 import { evaluateTriggerRule } from '../authoring/trigger-rules.ts';
 import { parseInstanceId, taskOf, type DagGraph } from '../loader/graph.ts';
 import { sql, sqlText } from '../database/sql.ts';
-import { ALERT_QUEUE, TASK_QUEUE, enqueueTries, ensureQueue, bossDb, jobQueue, type TaskJobData } from '../queue.ts';
+import { ALERT_QUEUE, DEFAULT_TASK_QUEUE, TASK_QUEUE, enqueueTries, ensureQueue, bossDb, jobQueue, type TaskJobData } from '../queue.ts';
 import { withTransaction } from './transaction.ts';
 import { writeDagState } from './state.ts';
 import { retryDelayMs } from './retry-delay.ts';
@@ -264,7 +264,7 @@ async function startTasks(engine: Engine, client: pg.PoolClient, runs: Map<strin
   // So do tasks of a queue the finishing worker does not work.
   const local = (p: { runId: string; taskId: string }) => {
     const task = taskOf(runs.get(p.runId)!.graph, p.taskId);
-    return runs.get(p.runId)!.queue === slots!.queue && !task?.pool && slots!.taskQueues.has(task?.queue ?? 'default');
+    return runs.get(p.runId)!.queue === slots!.queue && !task?.pool && slots!.taskQueues.has(task?.queue ?? DEFAULT_TASK_QUEUE);
   };
   const mine = slots ? await claimLocally(client, slots, pairs.filter(local)) : [];
   claimed.push(...mine);
@@ -281,10 +281,13 @@ function pairQueue(runs: Map<string, RunRef>, p: { runId: string; taskId: string
 /** none -> queued for (run, task) pairs, with one pg-boss job per try, per queue. */
 async function queuePairs(engine: Engine, client: pg.PoolClient, runs: Map<string, RunRef>, pairs: { runId: string; taskId: string }[]): Promise<void> {
   if (!pairs.length) return;
-  const queues = [...new Set(pairs.map((p) => pairQueue(runs, p)))];
-  for (const queue of queues) {
+  const byQueue = new Map<string, { runId: string; taskId: string }[]>();
+  for (const p of pairs) {
+    const queue = pairQueue(runs, p);
+    byQueue.set(queue, [...(byQueue.get(queue) ?? []), p]);
+  }
+  for (const [queue, mine] of byQueue) {
     await ensureQueue(engine.boss, queue);
-    const mine = pairs.filter((p) => pairQueue(runs, p) === queue);
     const { rows } = await client.query<{ run_id: string; task_id: string; try_number: number }>(sql('queue_task_instances'), [mine.map((p) => p.runId), mine.map((p) => p.taskId), queue]);
     await enqueueTries(engine.boss, client, queue, rows.map((r) => ({ dagId: runs.get(r.run_id)!.graph.dag.id, runId: r.run_id, taskId: r.task_id, tryNumber: r.try_number + 1 })), undefined, false);
   }
@@ -378,12 +381,12 @@ async function expandMapped(client: pg.PoolClient, runs: Map<string, RunRef>, to
   const candidates = toRun.filter((p) => taskOf(runs.get(p.runId)!.graph, p.taskId)?.mapOver !== undefined);
   if (!candidates.length) return { ready: toRun, empty: [] };
   const { rows } = await client.query<{ kind: 'instance' | 'empty'; run_id: string; task_id: string }>(sql('expand_mapped'), [candidates.map((c) => c.runId), candidates.map((c) => c.taskId)]);
-  const templates = new Set(candidates.map((c) => `${c.runId}\u0000${c.taskId}`));
   const instances = rows.filter((r) => r.kind === 'instance').map((r) => ({ runId: r.run_id, taskId: r.task_id }));
   const empty = rows.filter((r) => r.kind === 'empty').map((r) => ({ runId: r.run_id, taskId: r.task_id }));
-  // A candidate that is not a template (an instance made ready again by a clear, or a run of an older shape) starts as it is.
+  // What the statement did not expand or skip starts as it is: tasks that are not mapped, and
+  // candidates that are not templates (an instance made ready again by a clear, a run of an older shape).
   const expanded = new Set(rows.map((r) => `${r.run_id}\u0000${parseInstanceId(r.task_id).taskId}`));
-  const plain = toRun.filter((p) => !templates.has(`${p.runId}\u0000${p.taskId}`) || !expanded.has(`${p.runId}\u0000${p.taskId}`));
+  const plain = toRun.filter((p) => !expanded.has(`${p.runId}\u0000${p.taskId}`));
   return { ready: [...plain, ...instances], empty };
 }
 

@@ -3,7 +3,7 @@
  * Every problem is collected (not just the first), each naming file and task.
  */
 import path from 'node:path';
-import { DAG_DEFAULTS, type Dag, type RouteDefinition, type TaskDefinition } from '../authoring/dag.ts';
+import { DAG_DEFAULTS, DEFAULT_TASK_QUEUE, type Dag, type RouteDefinition, type TaskDefinition } from '../authoring/dag.ts';
 import { parseTimetable, type Timetable } from '../schedule/timetable.ts';
 import { dagProblems, findCycle, type DagShape } from './rules.ts';
 
@@ -72,7 +72,7 @@ export function parseInstanceId(id: string): { taskId: string; mapIndex: number 
 
 /** Every task queue the DAGs' tasks use, `default` included: what a worker that runs everything works (standalone, dags test). */
 export function taskQueuesOf(graphs: Iterable<DagGraph>): string[] {
-  const queues = new Set(['default']);
+  const queues = new Set([DEFAULT_TASK_QUEUE]);
   for (const g of graphs) for (const t of g.tasks.values()) queues.add(t.queue);
   return [...queues].sort();
 }
