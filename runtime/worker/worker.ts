@@ -144,6 +144,13 @@ export class Worker extends EventEmitter {
   private listener: Listener | undefined;
   private wake: (() => void) | undefined;
   private wakePending = false;
+  /**
+   * Whether the queues may hold work this worker has not fetched: set by every wake-up
+   * (a notification, a poll, an adoption) and by a fetch that filled every free slot,
+   * cleared when a fetch starts. A try's end wakes the loop only while it is set, so a
+   * step whose successor was claimed locally costs no queue round trip.
+   */
+  private fetchWanted = true;
   /** Handed-back tries of a DAG this worker has may be waiting: adopt before fetching. */
   private adoptPending = true;
   /** Set while tries this worker fetched wait for a pool slot: when to look at them again (a backstop to the wake-up a slot's end sends). */
@@ -254,6 +261,11 @@ export class Worker extends EventEmitter {
   }
 
   private signalWork(): void {
+    this.fetchWanted = true;
+    this.wakeLoop();
+  }
+
+  private wakeLoop(): void {
     this.wakePending = true;
     const wake = this.wake;
     this.wake = undefined;
@@ -300,6 +312,7 @@ export class Worker extends EventEmitter {
       }
       let jobs: Job<TaskJobData>[];
       try {
+        this.fetchWanted = false;
         jobs = await this.fetchJobs();
       } catch (err) {
         logger.warn({ err: toError(err).message }, 'fetching tasks failed; retrying');
@@ -308,6 +321,8 @@ export class Worker extends EventEmitter {
       }
       if (!jobs.length) {
         await this.waitForWork(this.options.pollIntervalMs);
+        // A poll that found the loop idle looks again (the backstop for a lost notification).
+        this.fetchWanted = true;
         continue;
       }
       try {
@@ -328,9 +343,15 @@ export class Worker extends EventEmitter {
     const jobs: Job<TaskJobData>[] = [];
     const n = this.jobQueues.length;
     const first = this.nextQueue++ % n;
+    let full = false;
     for (let i = 0; i < n && jobs.length < this.free(); i++) {
-      jobs.push(...await this.boss.fetch<TaskJobData>(this.jobQueues[(first + i) % n]!, { batchSize: this.free() - jobs.length }));
+      const batchSize = this.free() - jobs.length;
+      const got = await this.boss.fetch<TaskJobData>(this.jobQueues[(first + i) % n]!, { batchSize });
+      if (got.length >= batchSize) full = true;
+      jobs.push(...got);
     }
+    // Every free slot filled: the queues may hold more, fetched as slots free up.
+    if (full) this.fetchWanted = true;
     return jobs;
   }
 
@@ -429,7 +450,8 @@ export class Worker extends EventEmitter {
       .catch((err) => logger.error({ run_id: row.run_id, task_id: row.task_id, err: toError(err).message }, 'recording a try failed; it will be declared lost and retried'))
       .finally(() => {
         if (this.inflight.get(key) === entry) this.inflight.delete(key);
-        this.signalWork();
+        // A freed slot fetches only if the queues may hold work (fetchWanted).
+        if (this.fetchWanted) this.wakeLoop();
       });
   }
 
