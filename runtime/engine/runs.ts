@@ -8,7 +8,7 @@
 import crypto from 'node:crypto';
 import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
-import { evaluateTriggerRule } from '../authoring/trigger-rules.ts';
+import type { TriggerDecision } from '../authoring/trigger-rules.ts';
 import { parseInstanceId, taskOf, type DagGraph } from '../loader/graph.ts';
 import { sql, sqlText } from '../database/sql.ts';
 import { ALERT_QUEUE, DEFAULT_TASK_QUEUE, TASK_QUEUE, enqueueTries, ensureQueue, bossDb, jobQueue, type TaskJobData } from '../queue.ts';
@@ -208,6 +208,8 @@ interface CounterRow {
   up_failed: number;
   up_skipped: number;
   up_upstream_failed: number;
+  /** The trigger rule's decision on these counters (weir.trigger_decision, the rule table's one home). */
+  decision: TriggerDecision;
 }
 
 /** The finishing worker takes up to `capacity` tasks itself (eager dispatch), of runs on the queue it works. */
@@ -242,16 +244,31 @@ interface ClaimLocalRow {
   queue: string;
 }
 
+/**
+ * Whether the finishing worker may take this task of this run itself. Pooled tasks go
+ * through the queue: their slots are counted where tries are claimed (claim_pooled.sql).
+ * So do tasks of a queue the finishing worker does not work, and tasks of runs on
+ * another run queue (a `dags test` run has a private one).
+ */
+function mayClaimLocally(run: RunRef, taskId: string, slots: LocalClaim): boolean {
+  const task = taskOf(run.graph, taskId);
+  return run.queue === slots.queue && !task?.pool && slots.taskQueues.has(task?.queue ?? DEFAULT_TASK_QUEUE);
+}
+
+function toLocallyClaimed(g: ClaimLocalRow): LocallyClaimed {
+  return {
+    runId: g.run_id, taskId: g.task_id, tryNumber: g.try_number, maxTries: g.max_tries,
+    run: { dagId: g.dag_id, conf: g.conf, logicalDate: g.logical_date, dataIntervalStart: g.data_interval_start, dataIntervalEnd: g.data_interval_end, queue: g.queue },
+  };
+}
+
 /** none -> running on the finishing worker for up to `local.capacity` of `pairs`; returns what it got (claim_local.sql). */
 async function claimLocally(client: pg.PoolClient, local: LocalClaim, pairs: { runId: string; taskId: string }[]): Promise<LocallyClaimed[]> {
   const mine = pairs.slice(0, Math.max(0, local.capacity));
   if (!mine.length) return [];
   const { rows } = await client.query<ClaimLocalRow>(sql('claim_local'), [mine.map((m) => m.runId), mine.map((m) => m.taskId), local.hostname]);
   local.capacity -= rows.length;
-  return rows.map((g) => ({
-    runId: g.run_id, taskId: g.task_id, tryNumber: g.try_number, maxTries: g.max_tries,
-    run: { dagId: g.dag_id, conf: g.conf, logicalDate: g.logical_date, dataIntervalStart: g.data_interval_start, dataIntervalEnd: g.data_interval_end, queue: g.queue },
-  }));
+  return rows.map(toLocallyClaimed);
 }
 
 /**
@@ -260,12 +277,7 @@ async function claimLocally(client: pg.PoolClient, local: LocalClaim, pairs: { r
  * private one); the rest are queued.
  */
 async function startTasks(engine: Engine, client: pg.PoolClient, runs: Map<string, RunRef>, pairs: { runId: string; taskId: string }[], slots: LocalClaim | undefined, claimed: LocallyClaimed[]): Promise<void> {
-  // Pooled tasks go through the queue: their slots are counted where tries are claimed (claim_pooled.sql).
-  // So do tasks of a queue the finishing worker does not work.
-  const local = (p: { runId: string; taskId: string }) => {
-    const task = taskOf(runs.get(p.runId)!.graph, p.taskId);
-    return runs.get(p.runId)!.queue === slots!.queue && !task?.pool && slots!.taskQueues.has(task?.queue ?? DEFAULT_TASK_QUEUE);
-  };
+  const local = (p: { runId: string; taskId: string }) => mayClaimLocally(runs.get(p.runId)!, p.taskId, slots!);
   const mine = slots ? await claimLocally(client, slots, pairs.filter(local)) : [];
   claimed.push(...mine);
   const taken = new Set(mine.map((m) => `${m.runId}\u0000${m.taskId}`));
@@ -348,9 +360,7 @@ export async function propagate(
     const toRun: { runId: string; taskId: string }[] = [];
     const toSettle: { runId: string; taskId: string; state: TaskState }[] = [];
     for (const r of rows) {
-      const decision = evaluateTriggerRule(r.trigger_rule as never, {
-        total: r.up_total, success: r.up_success, failed: r.up_failed, skipped: r.up_skipped, upstreamFailed: r.up_upstream_failed,
-      });
+      const decision = r.decision;
       if (decision === 'run') toRun.push({ runId: r.run_id, taskId: r.task_id });
       else if (decision === 'skip') toSettle.push({ runId: r.run_id, taskId: r.task_id, state: 'skipped' });
       else if (decision === 'upstream_failed') toSettle.push({ runId: r.run_id, taskId: r.task_id, state: 'upstream_failed' });
@@ -450,6 +460,82 @@ function storedOutcome(outcome: TryOutcome): { kind: TryOutcome['kind']; output:
   return { kind: 'failed', output: null, error: outcome.error.message, stack: outcome.error.stack ?? null, retryable: outcome.retryable };
 }
 
+function endTriesParams(items: (EndTryInput & { dagId: string })[], graphs: Map<string, DagGraph>): unknown[] {
+  const stored = items.map((item) => storedOutcome(item.outcome));
+  return [
+    items.map((i) => i.runId),
+    items.map((i) => i.taskId),
+    items.map((i) => i.tryNumber),
+    stored.map((d) => d.kind),
+    stored.map((d) => d.output),
+    stored.map((d) => d.error),
+    stored.map((d) => d.stack),
+    items.map((i) => JSON.stringify(i.logs)),
+    stored.map((d) => d.retryable),
+    items.map((i) => graphs.get(i.dagId)?.hash ?? null),
+  ];
+}
+
+type EndTriesRow = CounterRow & ClaimLocalRow & { kind: 'ended' | 'successor' | 'run' | 'claimed' | 'deferred'; state: TaskState; unfinished: number };
+
+export interface FastEndResult {
+  /** Per item: its result, or undefined when it is left to endTries (its run's step needs more than one statement). */
+  results: (EndTryResult | undefined)[];
+  /** Successors claimed for the caller (they are `running` on this try already). */
+  claimed: LocallyClaimed[];
+}
+
+/**
+ * The hot path of a step, in one autocommit statement (end_tries.sql without $15): the
+ * tries of runs whose step needs nothing more are recorded, and their successors that
+ * may run are claimed for the caller within `local.capacity`. That is every run whose
+ * tries all succeeded (queuing nothing, writing no state, producing no asset, holding
+ * no pool slot), that does not end, and whose successors either wait or may run here.
+ * The rest are returned undefined, untouched, for endTries.
+ */
+export async function endTriesFast(engine: Engine, graphs: Map<string, DagGraph>, items: (EndTryInput & { dagId: string })[], local?: LocalClaim): Promise<FastEndResult> {
+  const results: (EndTryResult | undefined)[] = items.map(() => undefined);
+  const simple = items.flatMap((item, i) => {
+    const graph = graphs.get(item.dagId);
+    const task = taskOf(graph, item.taskId);
+    const o = item.outcome;
+    if (!graph || !task || o.kind !== 'success' || o.notifications?.length || o.stateWrites?.length || task.pool || task.produces.length) return [];
+    return [i];
+  });
+  if (!simple.length) return { results, claimed: [] };
+  const chosen = simple.map((i) => items[i]!);
+  // What the caller may claim: the successors in the current code that it may take itself (not mapped: they expand first).
+  const claimRuns: string[] = [];
+  const claimTasks: string[] = [];
+  if (local && local.capacity > 0) {
+    for (const item of chosen) {
+      const graph = graphs.get(item.dagId)!;
+      const run = { graph, queue: item.queue };
+      for (const down of graph.downstream.get(taskOf(graph, item.taskId)!.id) ?? []) {
+        if (graph.tasks.get(down)?.mapOver === undefined && mayClaimLocally(run, down, local)) {
+          claimRuns.push(item.runId);
+          claimTasks.push(down);
+        }
+      }
+    }
+  }
+  const { rows } = await engine.pool.query<EndTriesRow>(sql('end_tries'), [
+    ...endTriesParams(chosen, graphs), claimRuns, claimTasks, local?.capacity ?? 0, local?.hostname ?? '', false,
+  ]);
+  const deferred = new Set(rows.filter((r) => r.kind === 'deferred').map((r) => r.run_id));
+  const endedState = new Map(rows.filter((r) => r.kind === 'ended').map((r) => [`${r.run_id}\u0000${r.task_id}`, r.state]));
+  for (const [k, i] of simple.entries()) {
+    const item = chosen[k]!;
+    if (deferred.has(item.runId)) continue;
+    const state = endedState.get(`${item.runId}\u0000${item.taskId}`);
+    if (!state) logger.info({ dag_id: item.dagId, run_id: item.runId, task_id: item.taskId, try_number: item.tryNumber }, 'try result dropped: the task instance moved on (cancelled, cleared or declared lost)');
+    results[i] = state ? { recorded: true, state } : { recorded: false };
+  }
+  const claimed = rows.filter((r) => r.kind === 'claimed').map(toLocallyClaimed);
+  if (local) local.capacity -= claimed.length;
+  return { results, claimed };
+}
+
 /**
  * Record the end of a batch of tries and everything that follows, in one
  * transaction: each task's state (success, skipped, up_for_retry with its next try
@@ -463,18 +549,8 @@ export async function endTries(engine: Engine, graphs: Map<string, DagGraph>, it
   const stored = items.map((item) => storedOutcome(item.outcome));
   const later = new Map<string, DagGraph>();
   const ended = await withTransaction(engine.pool, async (client) => {
-    const { rows } = await client.query<CounterRow & { kind: 'ended' | 'successor' | 'run'; state: TaskState; unfinished: number }>(sql('end_tries'), [
-      items.map((i) => i.runId),
-      items.map((i) => i.taskId),
-      items.map((i) => i.tryNumber),
-      stored.map((d) => d.kind),
-      stored.map((d) => d.output),
-      stored.map((d) => d.error),
-      stored.map((d) => d.stack),
-      items.map((i) => JSON.stringify(i.logs)),
-      stored.map((d) => d.retryable),
-      items.map((i) => graphs.get(i.dagId)?.hash ?? null),
-    ]);
+    // Every run recorded; what follows is decided below, in this transaction.
+    const { rows } = await client.query<EndTriesRow>(sql('end_tries'), [...endTriesParams(items, graphs), [], [], 0, '', true]);
     const endedState = new Map(rows.filter((r) => r.kind === 'ended').map((r) => [`${r.run_id}\u0000${r.task_id}`, r.state]));
     const counters = rows.filter((r) => r.kind === 'successor');
     const unfinished = new Map(rows.filter((r) => r.kind === 'run').map((r) => [r.run_id, r.unfinished]));

@@ -4,7 +4,7 @@
 -- Airflow's clear). Guarded: the run has finished and so has every task instance of it;
 -- otherwise nothing changes and nothing is returned. Each cleared task instance comes back
 -- with its upstream counters recounted from the upstream tasks that keep their outcome,
--- so the caller decides at once, by trigger rule, which of them run, settle or wait.
+-- so the caller acts at once on each one's trigger-rule decision (weir.trigger_decision): run, settle or wait.
 -- $1 run_id, $2 only_failed (bool), $3 run states it clears from (RUN_FINISHED),
 -- $4 states of a finished task instance (TASK_FINISHED), $5 states only_failed re-runs
 -- (TASK_FAILED), $6 task_id[] and $7 retries[] (parallel: the current code's retries, which a
@@ -53,6 +53,7 @@ WITH RECURSIVE run AS (
   RETURNING r.run_id, r.queue, r.unfinished
 )
 SELECT c.run_id, c.task_id, c.trigger_rule, c.up_total, c.up_success, c.up_failed, c.up_skipped,
-  c.up_upstream_failed, o.queue, o.unfinished, pg_notify('weir_events', c.run_id) IS NULL AS announced
+  c.up_upstream_failed, weir.trigger_decision(c.trigger_rule, c.up_total, c.up_success, c.up_failed, c.up_skipped, c.up_upstream_failed) AS decision,
+  o.queue, o.unfinished, pg_notify('weir_events', c.run_id) IS NULL AS announced
 FROM cleared c JOIN reopened o ON o.run_id = c.run_id
 ORDER BY c.task_id

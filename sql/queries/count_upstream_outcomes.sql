@@ -1,7 +1,7 @@
 -- count_upstream_outcomes: add finished upstream outcomes to waiting successors (any
 -- number of runs at once); one row lock per successor, so parallel branches never
 -- contend on a shared row. Parallel arrays: $1 run_id[], $2 successor task_id[],
--- $3 upstream final state[]
+-- $3 upstream final state[]. Returns each successor's counters and its trigger rule's decision (weir.trigger_decision).
 UPDATE weir.task_instance ti SET
   up_success = ti.up_success + d.success,
   up_failed = ti.up_failed + d.failed,
@@ -17,4 +17,5 @@ FROM (
   GROUP BY run_id, task_id
 ) d
 WHERE ti.run_id = d.run_id AND ti.task_id = d.task_id AND ti.state = 'none'
-RETURNING ti.run_id, ti.task_id, ti.trigger_rule, ti.up_total, ti.up_success, ti.up_failed, ti.up_skipped, ti.up_upstream_failed
+RETURNING ti.run_id, ti.task_id, ti.trigger_rule, ti.up_total, ti.up_success, ti.up_failed, ti.up_skipped, ti.up_upstream_failed,
+  weir.trigger_decision(ti.trigger_rule, ti.up_total, ti.up_success, ti.up_failed, ti.up_skipped, ti.up_upstream_failed) AS decision

@@ -1,28 +1,91 @@
 -- end_tries: running -> success | failed | skipped | up_for_retry for a batch of tries,
 -- each written to its task_try row (created here, or by log lines shipped while it ran:
--- then completed, lines appended); in the same
--- statement, the final outcomes are added to the upstream counters of waiting successors
--- (the run's own edges, task_instance.downstream) and to their runs' finished count
--- (one round trip on the hot path between two tasks). Retry or fail is decided here:
--- a retryable failure is retried while try_number <= max_tries (Airflow's rule).
+-- then completed, lines appended); in the same statement, the final outcomes are added
+-- to the upstream counters of waiting successors (the run's own edges,
+-- task_instance.downstream), each successor's trigger rule is decided
+-- (weir.trigger_decision), and their runs' finished count is updated. Retry or fail is
+-- decided here: a retryable failure is retried while try_number <= max_tries (Airflow's rule).
+--
+-- Two modes ($15):
+-- * true: every run's tries are recorded, and the caller's transaction does what follows
+--   (queueing, skipping, ending runs: engine/runs.ts endTries).
+-- * false (the hot path, one autocommit round trip per step): only the runs whose step
+--   needs nothing beyond this statement are recorded. That is, every try of the run
+--   succeeded and is still the running one, the run does not end, no successor is
+--   skipped or upstream_failed, and every successor that may run is one the caller may
+--   claim ($11/$12), within $13 claims in all, oldest run first. Those successors
+--   go none -> running on host $14 in the same row update that counts them. Other
+--   runs are left untouched and returned as 'deferred'.
+-- Rows are locked before anything is decided, tries first, then successors, then runs
+-- (the order of every other writer), so decisions read the newest committed counters.
 -- Tries: parallel arrays $1 run_id[], $2 task_id[], $3 try_number[], $4 outcome[]
 --   ('success' | 'skipped' | 'failed'), $5 output[] (JSON text), $6 error[], $7 error_stack[],
 --   $8 logs[] (JSON text), $9 retryable[] (bool), $10 dag_hash[] (the code version that ran)
--- Returns 'ended' rows (run_id, task_id, state), 'successor' rows (counters after the update)
--- and 'run' rows (run_id, unfinished). A try not returned as ended was cancelled, cleared or
--- declared lost meanwhile; its result is dropped and it counts nowhere.
+-- Claimable successors: parallel arrays $11 run_id[], $12 task_id[]; $13 claims allowed; $14 hostname
+-- Returns 'ended' rows (run_id, task_id, state), 'successor' rows (counters after the
+-- update, and the trigger rule's decision), 'run' rows (run_id, unfinished), 'claimed'
+-- rows (what running a claimed successor needs from its run) and 'deferred' rows (run_id).
+-- A try of a recorded run not returned as ended was cancelled, cleared or declared lost
+-- meanwhile; its result is dropped and it counts nowhere.
 -- Each run touched is announced on `weir_events` (payload: the run id) at commit, for the server's live events.
 WITH j AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::text[])
     AS j(run_id, task_id, try_number, outcome, output, error, error_stack, logs, retryable, dag_hash)
+), tries AS (
+  SELECT ti.run_id, ti.task_id, ti.downstream, j.outcome,
+    ti.state = 'running' AND ti.try_number = j.try_number AS live,
+    CASE WHEN j.outcome = 'failed' AND j.retryable AND ti.try_number <= ti.max_tries THEN 'up_for_retry' ELSE j.outcome END AS final
+  FROM weir.task_instance ti JOIN j ON ti.run_id = j.run_id AND ti.task_id = j.task_id
+  ORDER BY ti.run_id, ti.task_id
+  FOR NO KEY UPDATE OF ti
+), outcomes AS (
+  SELECT t.run_id, s.successor,
+    count(*) FILTER (WHERE t.final = 'success')::int AS success,
+    count(*) FILTER (WHERE t.final = 'failed')::int AS failed,
+    count(*) FILTER (WHERE t.final = 'skipped')::int AS skipped
+  FROM tries t CROSS JOIN LATERAL unnest(t.downstream) AS s(successor)
+  WHERE t.live AND t.final <> 'up_for_retry'
+  GROUP BY t.run_id, s.successor
+), successors AS (
+  SELECT ti.run_id, ti.task_id, o.success, o.failed, o.skipped,
+    weir.trigger_decision(ti.trigger_rule, ti.up_total, ti.up_success + o.success, ti.up_failed + o.failed,
+      ti.up_skipped + o.skipped, ti.up_upstream_failed) AS decision
+  FROM weir.task_instance ti JOIN outcomes o ON ti.run_id = o.run_id AND ti.task_id = o.successor
+  WHERE ti.state = 'none'
+  ORDER BY ti.run_id, ti.task_id
+  FOR NO KEY UPDATE OF ti
+), runs AS (
+  SELECT r.run_id, r.unfinished, f.n,
+    $15::bool OR (r.unfinished > f.n AND f.simple AND NOT EXISTS (
+      SELECT 1 FROM successors s LEFT JOIN unnest($11::text[], $12::text[]) AS c(run_id, task_id) ON c.run_id = s.run_id AND c.task_id = s.task_id
+      WHERE s.run_id = r.run_id AND (s.decision IN ('skip', 'upstream_failed') OR (s.decision = 'run' AND c.task_id IS NULL))
+    )) AS simple
+  FROM weir.dag_run r JOIN (
+    SELECT run_id, count(*) FILTER (WHERE live AND final <> 'up_for_retry')::int AS n, bool_and(live AND outcome = 'success') AS simple
+    FROM tries GROUP BY run_id
+  ) f ON f.run_id = r.run_id
+  -- After the successors' rows are locked.
+  WHERE (SELECT count(*) FROM successors) >= 0
+  ORDER BY r.run_id
+  FOR NO KEY UPDATE OF r
+), recorded AS (
+  -- The runs recorded now: every one, or the simple ones whose claims fit, oldest first.
+  SELECT r.run_id, r.n FROM (
+    SELECT r.run_id, r.n, r.simple,
+      sum((SELECT count(*) FROM successors s WHERE s.run_id = r.run_id AND s.decision = 'run')) FILTER (WHERE r.simple)
+        OVER (ORDER BY r.run_id ROWS UNBOUNDED PRECEDING) AS claims
+    FROM runs r
+  ) r
+  WHERE r.simple AND ($15::bool OR r.claims <= $13::int)
 ), ended AS (
   UPDATE weir.task_instance ti SET
-    state = (CASE WHEN j.outcome = 'failed' AND j.retryable AND ti.try_number <= ti.max_tries THEN 'up_for_retry' ELSE j.outcome END)::weir.ti_state,
+    state = t.final::weir.ti_state,
     output = j.output::jsonb, end_date = now(),
     duration_ms = extract(epoch FROM (now() - ti.start_date)) * 1000, heartbeat_at = NULL
-  FROM j
-  WHERE ti.run_id = j.run_id AND ti.task_id = j.task_id AND ti.try_number = j.try_number AND ti.state = 'running'
-  RETURNING ti.run_id, ti.task_id, ti.try_number, ti.state, ti.start_date, ti.end_date, ti.duration_ms, ti.hostname, ti.downstream
+  FROM tries t JOIN j ON j.run_id = t.run_id AND j.task_id = t.task_id
+  WHERE ti.run_id = t.run_id AND ti.task_id = t.task_id AND t.live AND t.run_id IN (SELECT run_id FROM recorded)
+    AND ti.state = 'running' AND ti.try_number = j.try_number
+  RETURNING ti.run_id, ti.task_id, ti.try_number, ti.state, ti.start_date, ti.end_date, ti.duration_ms, ti.hostname
 ), tried AS (
   INSERT INTO weir.task_try AS t (run_id, task_id, try_number, state, start_date, end_date, duration_ms, error, error_stack, hostname, dag_hash, logs)
   SELECT e.run_id, e.task_id, e.try_number, e.state, e.start_date, e.end_date, e.duration_ms,
@@ -32,31 +95,48 @@ WITH j AS (
     duration_ms = EXCLUDED.duration_ms, error = EXCLUDED.error, error_stack = EXCLUDED.error_stack,
     dag_hash = EXCLUDED.dag_hash, logs = t.logs || EXCLUDED.logs
   RETURNING t.run_id
-), outcomes AS (
-  SELECT e.run_id, s.successor,
-    count(*) FILTER (WHERE e.state = 'success')::int AS success,
-    count(*) FILTER (WHERE e.state = 'failed')::int AS failed,
-    count(*) FILTER (WHERE e.state = 'skipped')::int AS skipped
-  FROM ended e CROSS JOIN LATERAL unnest(e.downstream) AS s(successor)
-  WHERE e.state <> 'up_for_retry'
-  GROUP BY e.run_id, s.successor
 ), counted AS (
+  -- A successor the caller may claim, whose rule says run, is claimed in the same row update (not in mode $15).
   UPDATE weir.task_instance ti SET
-    up_success = ti.up_success + o.success,
-    up_failed = ti.up_failed + o.failed,
-    up_skipped = ti.up_skipped + o.skipped
-  FROM outcomes o
-  WHERE ti.run_id = o.run_id AND ti.task_id = o.successor AND ti.state = 'none'
-  RETURNING ti.run_id, ti.task_id, ti.trigger_rule, ti.up_total, ti.up_success, ti.up_failed, ti.up_skipped, ti.up_upstream_failed
+    up_success = ti.up_success + s.success,
+    up_failed = ti.up_failed + s.failed,
+    up_skipped = ti.up_skipped + s.skipped,
+    state = CASE WHEN s.claim THEN 'running' ELSE ti.state END,
+    try_number = CASE WHEN s.claim THEN ti.try_number + 1 ELSE ti.try_number END,
+    queued_at = CASE WHEN s.claim THEN now() ELSE ti.queued_at END,
+    start_date = CASE WHEN s.claim THEN now() ELSE ti.start_date END,
+    end_date = CASE WHEN s.claim THEN NULL ELSE ti.end_date END,
+    duration_ms = CASE WHEN s.claim THEN NULL ELSE ti.duration_ms END,
+    heartbeat_at = CASE WHEN s.claim THEN now() ELSE ti.heartbeat_at END,
+    hostname = CASE WHEN s.claim THEN $14 ELSE ti.hostname END
+  FROM (
+    SELECT s.*, NOT $15::bool AND s.decision = 'run' AS claim FROM successors s WHERE s.run_id IN (SELECT run_id FROM recorded)
+  ) s
+  WHERE ti.run_id = s.run_id AND ti.task_id = s.task_id AND ti.state = 'none'
+  RETURNING ti.run_id, ti.task_id, ti.trigger_rule, ti.up_total, ti.up_success, ti.up_failed, ti.up_skipped, ti.up_upstream_failed,
+    s.decision, s.claim, ti.try_number, ti.max_tries
 ), finished AS (
   UPDATE weir.dag_run r SET unfinished = r.unfinished - f.n
-  FROM (SELECT run_id, count(*)::int AS n FROM ended WHERE state <> 'up_for_retry' GROUP BY run_id) f
-  WHERE r.run_id = f.run_id
-  RETURNING r.run_id, r.unfinished
+  FROM recorded f
+  WHERE r.run_id = f.run_id AND f.n > 0
+  RETURNING r.run_id, r.unfinished, r.dag_id, r.conf, r.logical_date, r.data_interval_start, r.data_interval_end, r.queue
 )
-SELECT 'ended' AS kind, run_id, task_id, state::text AS state, NULL AS trigger_rule, 0 AS up_total, 0 AS up_success, 0 AS up_failed, 0 AS up_skipped, 0 AS up_upstream_failed, 0 AS unfinished FROM ended
+SELECT 'ended' AS kind, run_id, task_id, state::text AS state, NULL AS trigger_rule, 0 AS up_total, 0 AS up_success, 0 AS up_failed,
+    0 AS up_skipped, 0 AS up_upstream_failed, NULL AS decision, 0 AS unfinished, 0 AS try_number, 0 AS max_tries,
+    NULL AS dag_id, NULL::jsonb AS conf, NULL::timestamptz AS logical_date, NULL::timestamptz AS data_interval_start,
+    NULL::timestamptz AS data_interval_end, NULL AS queue
+  FROM ended
   WHERE pg_notify('weir_events', run_id) IS NOT NULL -- always true (void is not null): announces each ended try's run
 UNION ALL
-SELECT 'successor', run_id, task_id, NULL, trigger_rule, up_total, up_success, up_failed, up_skipped, up_upstream_failed, 0 FROM counted
+SELECT 'successor', run_id, task_id, NULL, trigger_rule, up_total, up_success, up_failed, up_skipped, up_upstream_failed, decision, 0, 0, 0,
+    NULL, NULL, NULL, NULL, NULL, NULL
+  FROM counted WHERE NOT claim
 UNION ALL
-SELECT 'run', run_id, NULL, NULL, NULL, 0, 0, 0, 0, 0, unfinished FROM finished
+SELECT 'claimed', c.run_id, c.task_id, NULL, NULL, 0, 0, 0, 0, 0, NULL, 0, c.try_number, c.max_tries,
+    f.dag_id, f.conf, f.logical_date, f.data_interval_start, f.data_interval_end, f.queue
+  FROM counted c JOIN finished f ON f.run_id = c.run_id WHERE c.claim
+UNION ALL
+SELECT 'run', run_id, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, unfinished, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL FROM finished
+UNION ALL
+SELECT 'deferred', run_id, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL
+  FROM runs WHERE run_id NOT IN (SELECT run_id FROM recorded)
