@@ -48,6 +48,8 @@ export interface EndBatcherHooks {
   onClaimed(claimed: LocallyClaimed, knownOutputs: Map<string, unknown>): void;
   /** False once the worker is stopped for good (no more retrying). */
   alive(): boolean;
+  /** A try's end is recorded: its slot is free from now on (before its promise's callbacks run). */
+  released(row: EndingTry): void;
 }
 
 export class EndBatcher {
@@ -164,6 +166,9 @@ export class EndBatcher {
         dropped.map((b) => b.row.run_id), dropped.map((b) => b.row.task_id), dropped.map((b) => b.row.try_number), dropped.map((b) => JSON.stringify(b.logs)),
       ]).catch((err) => logger.warn({ err: toError(err).message }, 'keeping the log lines of dropped tries failed'));
     }
-    batch.forEach((b, i) => b.resolve(results[i]!));
+    batch.forEach((b, i) => {
+      this.hooks.released(b.row);
+      b.resolve(results[i]!);
+    });
   }
 }

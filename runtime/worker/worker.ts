@@ -190,6 +190,7 @@ export class Worker extends EventEmitter {
       capacity: (n) => (this.state === 'running' ? Math.max(0, this.options.concurrency - this.inflight.size - this.reserved + n) : 0),
       reserve: (n) => (this.reserved += n),
       alive: () => this.state !== 'stopped',
+      released: (row) => this.release(row.run_id, row.task_id, row.try_number),
       onClaimed: (c: LocallyClaimed, outputs) => this.startTry({
         run_id: c.runId, task_id: c.taskId, try_number: c.tryNumber, max_tries: c.maxTries,
         dag_id: c.run.dagId, conf: c.run.conf, logical_date: c.run.logicalDate, data_interval_start: c.run.dataIntervalStart, data_interval_end: c.run.dataIntervalEnd, queue: c.run.queue,
@@ -448,11 +449,20 @@ export class Worker extends EventEmitter {
     this.inflight.set(key, entry);
     entry.done = this.executeTry(row, controller, knownOutputs)
       .catch((err) => logger.error({ run_id: row.run_id, task_id: row.task_id, err: toError(err).message }, 'recording a try failed; it will be declared lost and retried'))
-      .finally(() => {
-        if (this.inflight.get(key) === entry) this.inflight.delete(key);
-        // A freed slot fetches only if the queues may hold work (fetchWanted).
-        if (this.fetchWanted) this.wakeLoop();
-      });
+      .finally(() => this.release(row.run_id, row.task_id, row.try_number));
+  }
+
+  /**
+   * A try's slot is free: once its end is recorded (the batcher says so at once, so the
+   * next batch counts it free), or when its execution ends anyway. A freed slot fetches
+   * only if the queues may hold work (fetchWanted).
+   */
+  private release(runId: string, taskId: string, tryNumber: number): void {
+    const key = `${runId}\u0000${taskId}`;
+    const entry = this.inflight.get(key);
+    if (!entry || entry.tryNumber !== tryNumber) return;
+    this.inflight.delete(key);
+    if (this.fetchWanted) this.wakeLoop();
   }
 
   private abortEntry(entry: InFlight, reason: Error): void {
