@@ -28,7 +28,8 @@ test('terminating every worker connection repeatedly under load delays tries but
     }
     expect(killed).toBeGreaterThan(0);
     // The crash needed a connection dropped while its client was checked out between two
-    // statements of a transaction: aim at exactly those (idle in transaction).
+    // statements of a transaction: aim at exactly those (idle in transaction; chain's tasks
+    // write ctx.state, so their ends are transactions, not the one-statement hot path).
     let inTransaction = 0;
     const more: string[] = [];
     for (let i = 0; i < 8; i++) more.push(JSON.parse((await runWeir(['trigger', 'chain', '--json'], env)).stdout).run_id);

@@ -14,6 +14,16 @@ const a = chain.task({ id: 'a' }, () => 1);
 const b = chain.task({ id: 'b', upstream: [a] }, () => 2);
 chain.task({ id: 'c', upstream: [b], triggerRule: 'all_success' }, () => 3);
 
+// A leaf that fails first, then the other leaf's success ends the run in one statement: failed.
+const fork = dag({ id: 'step_fork' });
+const start = fork.task({ id: 'start' }, () => 0);
+fork.task({ id: 'bad', upstream: [start] }, () => 1);
+fork.task({ id: 'ok', upstream: [start] }, () => 2);
+
+// A one-shot DAG is paused where its run ends: that step is left to endTries.
+const once = dag({ id: 'step_once', pauseAfterSuccess: true });
+once.task({ id: 'only' }, () => 1);
+
 const wide = dag({ id: 'step_join' });
 const root = wide.task({ id: 'root' }, () => 0);
 const branches = Array.from({ length: 40 }, (_, i) => wide.task({ id: `b${i}`, upstream: [root] }, async () => {
@@ -24,7 +34,7 @@ wide.task({ id: 'join', upstream: branches }, (ctx) => branches.map((t) => ctx.o
 
 let te: TestEngine;
 beforeAll(async () => {
-  te = await startTestEngine([chain, wide], { worker: false });
+  te = await startTestEngine([chain, fork, once, wide], { worker: false });
 });
 afterAll(async () => te?.close());
 
@@ -36,8 +46,8 @@ async function claim(runId: string, taskId: string, tryNumber = 1): Promise<void
   expect(rows).toHaveLength(1);
 }
 
-const success = (runId: string, taskId: string, output: unknown, tryNumber = 1): EndTryInput & { dagId: string } => ({
-  dagId: 'step_chain', runId, taskId, tryNumber, maxTries: 0, queue: 'weir_task', outcome: { kind: 'success', output }, logs: [],
+const success = (runId: string, taskId: string, output: unknown, tryNumber = 1, dagId = 'step_chain'): EndTryInput & { dagId: string } => ({
+  dagId, runId, taskId, tryNumber, maxTries: 0, queue: 'weir_task', outcome: { kind: 'success', output }, logs: [],
 });
 
 const row = async (runId: string, taskId: string) => (await te.db.pool.query<{ state: string; try_number: number; up_success: number; hostname: string | null }>(
@@ -72,7 +82,9 @@ test('a step records the try and claims its ready successor in one statement; wi
   expect(await row(runId, 'b')).toMatchObject({ state: 'running', up_success: 1 });
 });
 
-test('a failure, or the step that ends its run, is left to endTries untouched', async () => {
+const runRow = async (runId: string) => (await te.db.pool.query<{ state: string; unfinished: number }>('SELECT state, unfinished FROM weir.dag_run WHERE run_id = $1', [runId])).rows[0]!;
+
+test('a failure is left to endTries untouched; the step that ends its run ends it, by the leaf rule', async () => {
   const runId = await te.trigger('step_chain');
   await claim(runId, 'a');
   const failed = await endTriesFast(te.engine, te.dags.dags, [{ ...success(runId, 'a', null), outcome: { kind: 'failed', error: new Error('boom'), retryable: false } }], local(4));
@@ -83,14 +95,29 @@ test('a failure, or the step that ends its run, is left to endTries untouched', 
   await endTriesFast(te.engine, te.dags.dags, [success(runId, 'a', 1)], room);
   await endTriesFast(te.engine, te.dags.dags, [success(runId, 'b', 2)], room);
   expect(await row(runId, 'c')).toMatchObject({ state: 'running' });
-  // c is the run's last task: its end must end the run, which one statement does not do.
+  expect(await runRow(runId)).toEqual({ state: 'running', unfinished: 1 });
+  // c is the run's last task: the same statement ends the run.
   const last = await endTriesFast(te.engine, te.dags.dags, [success(runId, 'c', 3)], room);
-  expect(last.results).toEqual([undefined]);
-  expect(await row(runId, 'c')).toMatchObject({ state: 'running' });
-  const { rows } = await te.db.pool.query<{ state: string; unfinished: number }>('SELECT state, unfinished FROM weir.dag_run WHERE run_id = $1', [runId]);
-  expect(rows[0]).toEqual({ state: 'running', unfinished: 1 });
-  const slow = await endTries(te.engine, te.dags.dags, [success(runId, 'c', 3)], room);
-  expect(slow.results).toEqual([{ recorded: true, state: 'success', runState: 'success' }]);
+  expect(last.results).toEqual([{ recorded: true, state: 'success', runState: 'success' }]);
+  expect(await runRow(runId)).toEqual({ state: 'success', unfinished: 0 });
+
+  const forked = await te.trigger('step_fork');
+  await claim(forked, 'start');
+  const claims = await endTriesFast(te.engine, te.dags.dags, [success(forked, 'start', 0, 1, 'step_fork')], local(2));
+  expect(claims.claimed.map((c) => c.taskId).sort()).toEqual(['bad', 'ok']);
+  const badLeaf = await endTries(te.engine, te.dags.dags, [{ ...success(forked, 'bad', null, 1, 'step_fork'), outcome: { kind: 'failed', error: new Error('bad leaf'), retryable: false } }]);
+  expect(badLeaf.results).toEqual([{ recorded: true, state: 'failed' }]);
+  const ended = await endTriesFast(te.engine, te.dags.dags, [success(forked, 'ok', 2, 1, 'step_fork')], local(0));
+  expect(ended.results).toEqual([{ recorded: true, state: 'success', runState: 'failed' }]);
+  expect(await runRow(forked)).toEqual({ state: 'failed', unfinished: 0 });
+
+  const oneShot = await te.trigger('step_once');
+  await claim(oneShot, 'only');
+  expect((await endTriesFast(te.engine, te.dags.dags, [success(oneShot, 'only', 1, 1, 'step_once')], local(1))).results).toEqual([undefined]);
+  expect(await runRow(oneShot)).toEqual({ state: 'running', unfinished: 1 });
+  expect((await endTries(te.engine, te.dags.dags, [success(oneShot, 'only', 1, 1, 'step_once')], local(1))).results).toEqual([{ recorded: true, state: 'success', runState: 'success' }]);
+  const paused = await te.db.pool.query<{ is_paused: boolean }>("SELECT is_paused FROM weir.dag WHERE dag_id = 'step_once'");
+  expect(paused.rows[0]?.is_paused).toBe(true);
 });
 
 test('a join whose 40 upstreams end on two workers at once runs once, with every output', async () => {

@@ -92,9 +92,10 @@ async function admitLocked(engine: Engine, client: pg.PoolClient, graph: DagGrap
  * read without the lock), admit in a transaction of its own that waits for the lock, one
  * DAG at a time in a fixed order. Never throws: transient errors are retried, and if
  * admission still fails, the runs wait until the next trigger or run end of that DAG
- * admits them (logged). Returns the run ids admitted.
+ * admits them (logged). The admitted runs' first tasks go to the caller while it has room
+ * (`slots`, claimed into `claimed`), to the queue otherwise. Returns the run ids admitted.
  */
-export async function admitAfterCommit(engine: Engine, later: Map<string, DagGraph>): Promise<string[]> {
+export async function admitAfterCommit(engine: Engine, later: Map<string, DagGraph>, slots?: LocalClaim, claimed?: LocallyClaimed[]): Promise<string[]> {
   const admitted: string[] = [];
   for (const dagId of [...later.keys()].sort()) {
     const graph = later.get(dagId)!;
@@ -103,10 +104,20 @@ export async function admitAfterCommit(engine: Engine, later: Map<string, DagGra
       admitted.push(...await retryTransient('admit runs', async () => {
         const { rows } = await engine.pool.query<{ needed: boolean }>(sqlText('admission_needed'), params);
         if (!rows[0]!.needed) return [];
-        return withTransaction(engine.pool, async (tx) => {
-          await tx.query(sql('admission_lock'), [dagId]);
-          return (await admitLocked(engine, tx, graph)).admitted;
-        });
+        // Claimed into a list of its own first: a rolled-back attempt claimed nothing.
+        const mine: LocallyClaimed[] = [];
+        const capacity = slots?.capacity;
+        try {
+          const got = await withTransaction(engine.pool, async (tx) => {
+            await tx.query(sql('admission_lock'), [dagId]);
+            return (await admitLocked(engine, tx, graph, slots, mine)).admitted;
+          });
+          claimed?.push(...mine);
+          return got;
+        } catch (err) {
+          if (slots && capacity !== undefined) slots.capacity = capacity;
+          throw err;
+        }
       }));
     } catch (err) {
       logger.error({ dag_id: dagId, err: toError(err).message }, 'admitting queued runs failed; they wait until the next trigger or run end of this DAG admits them');
@@ -130,12 +141,28 @@ export async function createRun(engine: Engine, graph: DagGraph, spec: RunSpec):
 export const BULK_RUNS = 1000;
 
 /**
- * ANALYZE dag_run, as PostgreSQL advises after a bulk load: a plan made for the table as it
- * was before 50,000 new runs had admission sort all of them on every call (65 ms instead of
- * 0.1 ms, measured), until autovacuum caught up.
+ * ANALYZE dag_run and task_instance, as PostgreSQL advises after a bulk load. Plans made
+ * for the tables as they were before are cached by every connection until statistics
+ * change: before 50,000 new runs, admission sorted all of them on every call (65 ms
+ * instead of 0.1 ms, measured); before 2,500 new task instances on a new database, each
+ * step's statement scanned task_instance whole for every successor (55 ms instead of
+ * 1 ms), until autovacuum caught up a minute later.
  */
 export async function refreshRunStatistics(engine: Engine): Promise<void> {
-  await engine.pool.query('ANALYZE weir.dag_run');
+  await engine.pool.query('ANALYZE weir.dag_run, weir.task_instance');
+}
+
+/** A creation adding at least this share of the task instances the statistics know of refreshes them (and at least 100). */
+const STATISTICS_GROWTH = 0.2;
+
+/** After creating runs: refresh the statistics if they are bulk (BULK_RUNS), or large next to what the statistics know. */
+async function refreshStatisticsAfter(engine: Engine, runs: number, instances: number): Promise<void> {
+  if (runs < BULK_RUNS) {
+    if (instances < 100) return;
+    const { rows } = await engine.pool.query<{ known: number }>(sql('known_task_instances'));
+    if (instances < STATISTICS_GROWTH * rows[0]!.known) return;
+  }
+  await refreshRunStatistics(engine);
 }
 
 /**
@@ -177,7 +204,7 @@ export async function createRunsWith(engine: Engine, graph: DagGraph, decide: (t
     // Whether the lock was busy or not, runs left waiting are looked at again after the commit.
     return { created, admitted: await admitIfFree(engine, tx, graph, new Map()) };
   });
-  if (result.created.length >= BULK_RUNS) await refreshRunStatistics(engine);
+  await refreshStatisticsAfter(engine, result.created.length, result.created.length * tasks.length);
   // Runs left waiting may meet a slot freed by an end that committed meanwhile; another
   // transaction's admission may have taken them too, so the answer is read back.
   if (result.admitted.length < result.created.length) {
@@ -476,7 +503,7 @@ function endTriesParams(items: (EndTryInput & { dagId: string })[], graphs: Map<
   ];
 }
 
-type EndTriesRow = CounterRow & ClaimLocalRow & { kind: 'ended' | 'successor' | 'run' | 'claimed' | 'deferred'; state: TaskState; unfinished: number };
+type EndTriesRow = CounterRow & ClaimLocalRow & { kind: 'ended' | 'successor' | 'run' | 'claimed' | 'deferred'; state: TaskState | RunState | null; unfinished: number };
 
 export interface FastEndResult {
   /** Per item: its result, or undefined when it is left to endTries (its run's step needs more than one statement). */
@@ -490,8 +517,11 @@ export interface FastEndResult {
  * tries of runs whose step needs nothing more are recorded, and their successors that
  * may run are claimed for the caller within `local.capacity`. That is every run whose
  * tries all succeeded (queuing nothing, writing no state, producing no asset, holding
- * no pool slot), that does not end, and whose successors either wait or may run here.
- * The rest are returned undefined, untouched, for endTries.
+ * no pool slot), and whose successors either wait or may run here. A run whose last
+ * task this records ends in the statement too (unless its DAG pauses after a success,
+ * which endTries does), and queued runs of its DAG are admitted after (admitAfterCommit,
+ * their first tasks claimed for the caller while it has room). The rest are returned
+ * undefined, untouched, for endTries.
  */
 export async function endTriesFast(engine: Engine, graphs: Map<string, DagGraph>, items: (EndTryInput & { dagId: string })[], local?: LocalClaim): Promise<FastEndResult> {
   const results: (EndTryResult | undefined)[] = items.map(() => undefined);
@@ -519,20 +549,27 @@ export async function endTriesFast(engine: Engine, graphs: Map<string, DagGraph>
       }
     }
   }
+  // A one-shot DAG (pauseAfterSuccess) is paused where its run ends: in endTries.
+  const mayEnd = [...new Set(chosen.filter((i) => !graphs.get(i.dagId)!.options.pauseAfterSuccess).map((i) => i.runId))];
   const { rows } = await engine.pool.query<EndTriesRow>(sql('end_tries'), [
-    ...endTriesParams(chosen, graphs), claimRuns, claimTasks, local?.capacity ?? 0, local?.hostname ?? '', false,
+    ...endTriesParams(chosen, graphs), claimRuns, claimTasks, local?.capacity ?? 0, local?.hostname ?? '', false, mayEnd, stateList(TASK_FAILED),
   ]);
   const deferred = new Set(rows.filter((r) => r.kind === 'deferred').map((r) => r.run_id));
-  const endedState = new Map(rows.filter((r) => r.kind === 'ended').map((r) => [`${r.run_id}\u0000${r.task_id}`, r.state]));
+  const endedState = new Map(rows.filter((r) => r.kind === 'ended').map((r) => [`${r.run_id}\u0000${r.task_id}`, r.state as TaskState]));
+  const runEnds = new Map(rows.filter((r) => r.kind === 'run' && r.state).map((r) => [r.run_id, r.state as RunState]));
   for (const [k, i] of simple.entries()) {
     const item = chosen[k]!;
     if (deferred.has(item.runId)) continue;
     const state = endedState.get(`${item.runId}\u0000${item.taskId}`);
     if (!state) logger.info({ dag_id: item.dagId, run_id: item.runId, task_id: item.taskId, try_number: item.tryNumber }, 'try result dropped: the task instance moved on (cancelled, cleared or declared lost)');
-    results[i] = state ? { recorded: true, state } : { recorded: false };
+    const runState = runEnds.get(item.runId);
+    results[i] = state ? { recorded: true, state, ...(runState ? { runState } : {}) } : { recorded: false };
   }
   const claimed = rows.filter((r) => r.kind === 'claimed').map(toLocallyClaimed);
   if (local) local.capacity -= claimed.length;
+  // Freed slots go to queued runs of the DAGs whose runs ended (never throws).
+  const later = new Map(rows.filter((r) => r.kind === 'run' && r.state).map((r) => [r.dag_id, graphs.get(r.dag_id)!]));
+  if (later.size) await admitAfterCommit(engine, later, local, claimed);
   return { results, claimed };
 }
 
@@ -550,7 +587,7 @@ export async function endTries(engine: Engine, graphs: Map<string, DagGraph>, it
   const later = new Map<string, DagGraph>();
   const ended = await withTransaction(engine.pool, async (client) => {
     // Every run recorded; what follows is decided below, in this transaction.
-    const { rows } = await client.query<EndTriesRow>(sql('end_tries'), [...endTriesParams(items, graphs), [], [], 0, '', true]);
+    const { rows } = await client.query<EndTriesRow>(sql('end_tries'), [...endTriesParams(items, graphs), [], [], 0, '', true, [], stateList(TASK_FAILED)]);
     const endedState = new Map(rows.filter((r) => r.kind === 'ended').map((r) => [`${r.run_id}\u0000${r.task_id}`, r.state]));
     const counters = rows.filter((r) => r.kind === 'successor');
     const unfinished = new Map(rows.filter((r) => r.kind === 'run').map((r) => [r.run_id, r.unfinished]));

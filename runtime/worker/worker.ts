@@ -188,7 +188,11 @@ export class Worker extends EventEmitter {
       queue: this.options.queue,
       taskQueues: new Set(this.options.queues),
       capacity: (n) => (this.state === 'running' ? Math.max(0, this.options.concurrency - this.inflight.size - this.reserved + n) : 0),
-      reserve: (n) => (this.reserved += n),
+      reserve: (n) => {
+        this.reserved += n;
+        // Slots given back: the loop may have looked while they were held.
+        if (n < 0 && this.fetchWanted) this.wakeLoop();
+      },
       alive: () => this.state !== 'stopped',
       released: (row) => this.release(row.run_id, row.task_id, row.try_number),
       onClaimed: (c: LocallyClaimed, outputs) => this.startTry({

@@ -11,19 +11,23 @@
 --   (queueing, skipping, ending runs: engine/runs.ts endTries).
 -- * false (the hot path, one autocommit round trip per step): only the runs whose step
 --   needs nothing beyond this statement are recorded. That is, every try of the run
---   succeeded and is still the running one, the run does not end, no successor is
---   skipped or upstream_failed, and every successor that may run is one the caller may
---   claim ($11/$12), within $13 claims in all, oldest run first. Those successors
---   go none -> running on host $14 in the same row update that counts them. Other
---   runs are left untouched and returned as 'deferred'.
+--   succeeded and is still the running one, the run does not end (or is one of $16,
+--   which may end here), no successor is skipped or upstream_failed, and every
+--   successor that may run is one the caller may claim ($11/$12), within $13 claims in
+--   all, oldest run first. Those successors go none -> running on host $14 in the same
+--   row update that counts them. A run of $16 whose last task instance this records
+--   ends, succeeded or failed by weir.run_outcome ($17: TASK_FAILED), announced on
+--   `weir_run` (`<run_id>:<state>`). Other runs are left untouched, returned as 'deferred'.
 -- Rows are locked before anything is decided, tries first, then successors, then runs
 -- (the order of every other writer), so decisions read the newest committed counters.
 -- Tries: parallel arrays $1 run_id[], $2 task_id[], $3 try_number[], $4 outcome[]
 --   ('success' | 'skipped' | 'failed'), $5 output[] (JSON text), $6 error[], $7 error_stack[],
 --   $8 logs[] (JSON text), $9 retryable[] (bool), $10 dag_hash[] (the code version that ran)
 -- Claimable successors: parallel arrays $11 run_id[], $12 task_id[]; $13 claims allowed; $14 hostname
+-- $15 record every run (see above); $16 run_id[] that may end here; $17 leaf states that fail a run
 -- Returns 'ended' rows (run_id, task_id, state), 'successor' rows (counters after the
--- update, and the trigger rule's decision), 'run' rows (run_id, unfinished), 'claimed'
+-- update, and the trigger rule's decision), 'run' rows (run_id, unfinished, and its state
+-- when it ended here), 'claimed'
 -- rows (what running a claimed successor needs from its run) and 'deferred' rows (run_id).
 -- A try of a recorded run not returned as ended was cancelled, cleared or declared lost
 -- meanwhile; its result is dropped and it counts nowhere.
@@ -55,8 +59,8 @@ WITH j AS (
   ORDER BY ti.run_id, ti.task_id
   FOR NO KEY UPDATE OF ti
 ), runs AS (
-  SELECT r.run_id, r.unfinished, f.n,
-    $15::bool OR (r.unfinished > f.n AND f.simple AND NOT EXISTS (
+  SELECT r.run_id, r.unfinished, f.n, NOT $15::bool AND r.unfinished <= f.n AS ends,
+    $15::bool OR ((r.unfinished > f.n OR (r.run_id = ANY($16::text[]) AND r.state = 'running')) AND f.simple AND NOT EXISTS (
       SELECT 1 FROM successors s LEFT JOIN unnest($11::text[], $12::text[]) AS c(run_id, task_id) ON c.run_id = s.run_id AND c.task_id = s.task_id
       WHERE s.run_id = r.run_id AND (s.decision IN ('skip', 'upstream_failed') OR (s.decision = 'run' AND c.task_id IS NULL))
     )) AS simple
@@ -70,8 +74,8 @@ WITH j AS (
   FOR NO KEY UPDATE OF r
 ), recorded AS (
   -- The runs recorded now: every one, or the simple ones whose claims fit, oldest first.
-  SELECT r.run_id, r.n FROM (
-    SELECT r.run_id, r.n, r.simple,
+  SELECT r.run_id, r.n, r.ends FROM (
+    SELECT r.run_id, r.n, r.ends, r.simple,
       sum((SELECT count(*) FROM successors s WHERE s.run_id = r.run_id AND s.decision = 'run')) FILTER (WHERE r.simple)
         OVER (ORDER BY r.run_id ROWS UNBOUNDED PRECEDING) AS claims
     FROM runs r
@@ -116,10 +120,16 @@ WITH j AS (
   RETURNING ti.run_id, ti.task_id, ti.trigger_rule, ti.up_total, ti.up_success, ti.up_failed, ti.up_skipped, ti.up_upstream_failed,
     s.decision, s.claim, ti.try_number, ti.max_tries
 ), finished AS (
-  UPDATE weir.dag_run r SET unfinished = r.unfinished - f.n
+  -- After every lock is held: weir.run_outcome then sees every other end of the run.
+  UPDATE weir.dag_run r SET unfinished = r.unfinished - f.n,
+    state = CASE WHEN f.ends THEN weir.run_outcome(r.run_id, r.leaves, $17::weir.ti_state[]) ELSE r.state END,
+    start_date = CASE WHEN f.ends THEN coalesce(r.start_date, now()) ELSE r.start_date END,
+    end_date = CASE WHEN f.ends THEN now() ELSE r.end_date END
   FROM recorded f
   WHERE r.run_id = f.run_id AND f.n > 0
-  RETURNING r.run_id, r.unfinished, r.dag_id, r.conf, r.logical_date, r.data_interval_start, r.data_interval_end, r.queue
+  RETURNING r.run_id, r.unfinished, r.dag_id, r.conf, r.logical_date, r.data_interval_start, r.data_interval_end, r.queue,
+    CASE WHEN f.ends THEN r.state::text END AS ended_as,
+    CASE WHEN f.ends THEN pg_notify('weir_run', r.run_id || ':' || r.state::text) IS NULL END AS announced
 )
 SELECT 'ended' AS kind, run_id, task_id, state::text AS state, NULL AS trigger_rule, 0 AS up_total, 0 AS up_success, 0 AS up_failed,
     0 AS up_skipped, 0 AS up_upstream_failed, NULL AS decision, 0 AS unfinished, 0 AS try_number, 0 AS max_tries,
@@ -136,7 +146,7 @@ SELECT 'claimed', c.run_id, c.task_id, NULL, NULL, 0, 0, 0, 0, 0, NULL, 0, c.try
     f.dag_id, f.conf, f.logical_date, f.data_interval_start, f.data_interval_end, f.queue
   FROM counted c JOIN finished f ON f.run_id = c.run_id WHERE c.claim
 UNION ALL
-SELECT 'run', run_id, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, unfinished, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL FROM finished
+SELECT 'run', run_id, NULL, ended_as, NULL, 0, 0, 0, 0, 0, NULL, unfinished, 0, 0, dag_id, NULL, NULL, NULL, NULL, NULL FROM finished
 UNION ALL
 SELECT 'deferred', run_id, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL
   FROM runs WHERE run_id NOT IN (SELECT run_id FROM recorded)
