@@ -151,6 +151,8 @@ export class Worker extends EventEmitter {
    * step whose successor was claimed locally costs no queue round trip.
    */
   private fetchWanted = true;
+  /** The last fetch filled every free slot: jobs are waiting, and slots are refilled in batches (refillAt). */
+  private backlog = false;
   /** Handed-back tries of a DAG this worker has may be waiting: adopt before fetching. */
   private adoptPending = true;
   /** Set while tries this worker fetched wait for a pool slot: when to look at them again (a backstop to the wake-up a slot's end sends). */
@@ -291,13 +293,19 @@ export class Worker extends EventEmitter {
     });
   }
 
+  private refillAt(): number {
+    return Math.max(1, Math.floor(this.options.concurrency / 8));
+  }
+
   private free(): number {
     return this.options.concurrency - this.inflight.size - this.reserved;
   }
 
   private async loop(): Promise<void> {
     while (this.state === 'running') {
-      if (this.free() <= 0) {
+      // With jobs waiting, free slots are refilled several at a time (an eighth of the slots):
+      // one fetch, claim and settle for several tries instead of one each.
+      if (this.free() <= 0 || (this.backlog && this.free() < this.refillAt() && this.inflight.size > 0)) {
         await this.waitForWork(this.options.pollIntervalMs);
         this.wakePending = false;
         continue;
@@ -356,6 +364,7 @@ export class Worker extends EventEmitter {
       jobs.push(...got);
     }
     // Every free slot filled: the queues may hold more, fetched as slots free up.
+    this.backlog = full;
     if (full) this.fetchWanted = true;
     return jobs;
   }
