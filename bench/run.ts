@@ -330,6 +330,11 @@ if (isMain) {
   const results: Record<string, number> = { ...(await benchEngine()) };
   log('isolates: a warm try round trip, and a cold one');
   Object.assign(results, await benchIsolateHop());
+  // WEIR_BENCH_ONLY=engine: the engine's part alone (about 8 minutes), for repeated runs.
+  if (process.env.WEIR_BENCH_ONLY === 'engine') {
+    process.stdout.write(`${JSON.stringify(results)}\n`);
+    process.exit(0);
+  }
   log('mapping: a task mapped over 1,000 items, and 1,000 plain tasks, on one worker');
   const { benchMapping } = await import('./mapping.ts');
   Object.assign(results, await benchMapping((await ensureEmbeddedPostgres(process.env.WEIR_HOME ?? path.join(root, '.weir'))).url, log));
