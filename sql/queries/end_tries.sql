@@ -58,16 +58,21 @@ WITH j AS (
   WHERE ti.state = 'none'
   ORDER BY ti.run_id, ti.task_id
   FOR NO KEY UPDATE OF ti
+), decided AS (
+  -- Per run: its successors to claim, and whether one needs more than this statement
+  -- (to be skipped or upstream_failed, or to run where the caller may not claim it).
+  SELECT s.run_id, count(*) FILTER (WHERE s.decision = 'run')::int AS claims,
+    bool_or(s.decision IN ('skip', 'upstream_failed') OR (s.decision = 'run' AND c.task_id IS NULL)) AS blocked
+  FROM successors s LEFT JOIN unnest($11::text[], $12::text[]) AS c(run_id, task_id) ON c.run_id = s.run_id AND c.task_id = s.task_id
+  GROUP BY s.run_id
 ), runs AS (
-  SELECT r.run_id, r.unfinished, f.n, NOT $15::bool AND r.unfinished <= f.n AS ends,
-    $15::bool OR ((r.unfinished > f.n OR (r.run_id = ANY($16::text[]) AND r.state = 'running')) AND f.simple AND NOT EXISTS (
-      SELECT 1 FROM successors s LEFT JOIN unnest($11::text[], $12::text[]) AS c(run_id, task_id) ON c.run_id = s.run_id AND c.task_id = s.task_id
-      WHERE s.run_id = r.run_id AND (s.decision IN ('skip', 'upstream_failed') OR (s.decision = 'run' AND c.task_id IS NULL))
-    )) AS simple
+  SELECT r.run_id, r.unfinished, f.n, NOT $15::bool AND r.unfinished <= f.n AS ends, coalesce(d.claims, 0) AS claims,
+    $15::bool OR ((r.unfinished > f.n OR (r.run_id = ANY($16::text[]) AND r.state = 'running')) AND f.simple AND NOT coalesce(d.blocked, false)) AS simple
   FROM weir.dag_run r JOIN (
     SELECT run_id, count(*) FILTER (WHERE live AND final <> 'up_for_retry')::int AS n, bool_and(live AND outcome = 'success') AS simple
     FROM tries GROUP BY run_id
   ) f ON f.run_id = r.run_id
+  LEFT JOIN decided d ON d.run_id = r.run_id
   -- After the successors' rows are locked.
   WHERE (SELECT count(*) FROM successors) >= 0
   ORDER BY r.run_id
@@ -76,8 +81,7 @@ WITH j AS (
   -- The runs recorded now: every one, or the simple ones whose claims fit, oldest first.
   SELECT r.run_id, r.n, r.ends FROM (
     SELECT r.run_id, r.n, r.ends, r.simple,
-      sum((SELECT count(*) FROM successors s WHERE s.run_id = r.run_id AND s.decision = 'run')) FILTER (WHERE r.simple)
-        OVER (ORDER BY r.run_id ROWS UNBOUNDED PRECEDING) AS claims
+      sum(r.claims) FILTER (WHERE r.simple) OVER (ORDER BY r.run_id ROWS UNBOUNDED PRECEDING) AS claims
     FROM runs r
   ) r
   WHERE r.simple AND ($15::bool OR r.claims <= $13::int)
