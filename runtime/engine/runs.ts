@@ -487,8 +487,7 @@ function storedOutcome(outcome: TryOutcome): { kind: TryOutcome['kind']; output:
   return { kind: 'failed', output: null, error: outcome.error.message, stack: outcome.error.stack ?? null, retryable: outcome.retryable };
 }
 
-function endTriesParams(items: (EndTryInput & { dagId: string })[], graphs: Map<string, DagGraph>): unknown[] {
-  const stored = items.map((item) => storedOutcome(item.outcome));
+function endTriesParams(items: (EndTryInput & { dagId: string })[], graphs: Map<string, DagGraph>, stored = items.map((item) => storedOutcome(item.outcome))): unknown[] {
   return [
     items.map((i) => i.runId),
     items.map((i) => i.taskId),
@@ -501,6 +500,11 @@ function endTriesParams(items: (EndTryInput & { dagId: string })[], graphs: Map<
     stored.map((d) => d.retryable),
     items.map((i) => graphs.get(i.dagId)?.hash ?? null),
   ];
+}
+
+/** A try whose task instance moved on meanwhile (cancelled, cleared or declared lost): its result counts nowhere. */
+function logDropped(item: EndTryInput & { dagId: string }): void {
+  logger.info({ dag_id: item.dagId, run_id: item.runId, task_id: item.taskId, try_number: item.tryNumber }, 'try result dropped: the task instance moved on (cancelled, cleared or declared lost)');
 }
 
 type EndTriesRow = CounterRow & ClaimLocalRow & { kind: 'ended' | 'successor' | 'run' | 'claimed' | 'deferred'; state: TaskState | RunState | null; unfinished: number };
@@ -556,19 +560,20 @@ export async function endTriesFast(engine: Engine, graphs: Map<string, DagGraph>
   ]);
   const deferred = new Set(rows.filter((r) => r.kind === 'deferred').map((r) => r.run_id));
   const endedState = new Map(rows.filter((r) => r.kind === 'ended').map((r) => [`${r.run_id}\u0000${r.task_id}`, r.state as TaskState]));
-  const runEnds = new Map(rows.filter((r) => r.kind === 'run' && r.state).map((r) => [r.run_id, r.state as RunState]));
+  const endedRuns = rows.filter((r) => r.kind === 'run' && r.state);
+  const runEnds = new Map(endedRuns.map((r) => [r.run_id, r.state as RunState]));
   for (const [k, i] of simple.entries()) {
     const item = chosen[k]!;
     if (deferred.has(item.runId)) continue;
     const state = endedState.get(`${item.runId}\u0000${item.taskId}`);
-    if (!state) logger.info({ dag_id: item.dagId, run_id: item.runId, task_id: item.taskId, try_number: item.tryNumber }, 'try result dropped: the task instance moved on (cancelled, cleared or declared lost)');
+    if (!state) logDropped(item);
     const runState = runEnds.get(item.runId);
     results[i] = state ? { recorded: true, state, ...(runState ? { runState } : {}) } : { recorded: false };
   }
   const claimed = rows.filter((r) => r.kind === 'claimed').map(toLocallyClaimed);
   if (local) local.capacity -= claimed.length;
   // Freed slots go to queued runs of the DAGs whose runs ended (never throws).
-  const later = new Map(rows.filter((r) => r.kind === 'run' && r.state).map((r) => [r.dag_id, graphs.get(r.dag_id)!]));
+  const later = new Map(endedRuns.map((r) => [r.dag_id, graphs.get(r.dag_id)!]));
   if (later.size) await admitAfterCommit(engine, later, local, claimed);
   return { results, claimed };
 }
@@ -587,7 +592,7 @@ export async function endTries(engine: Engine, graphs: Map<string, DagGraph>, it
   const later = new Map<string, DagGraph>();
   const ended = await withTransaction(engine.pool, async (client) => {
     // Every run recorded; what follows is decided below, in this transaction.
-    const { rows } = await client.query<EndTriesRow>(sql('end_tries'), [...endTriesParams(items, graphs), [], [], 0, '', true, [], stateList(TASK_FAILED)]);
+    const { rows } = await client.query<EndTriesRow>(sql('end_tries'), [...endTriesParams(items, graphs, stored), [], [], 0, '', true, [], stateList(TASK_FAILED)]);
     const endedState = new Map(rows.filter((r) => r.kind === 'ended').map((r) => [`${r.run_id}\u0000${r.task_id}`, r.state]));
     const counters = rows.filter((r) => r.kind === 'successor');
     const unfinished = new Map(rows.filter((r) => r.kind === 'run').map((r) => [r.run_id, r.unfinished]));
@@ -599,7 +604,7 @@ export async function endTries(engine: Engine, graphs: Map<string, DagGraph>, it
       const graph = graphs.get(item.dagId)!;
       const state = endedState.get(`${item.runId}\u0000${item.taskId}`);
       if (!state) {
-        logger.info({ dag_id: item.dagId, run_id: item.runId, task_id: item.taskId, try_number: item.tryNumber }, 'try result dropped: the task instance moved on (cancelled, cleared or declared lost)');
+        logDropped(item);
         results.push({ recorded: false });
         continue;
       }
