@@ -50,7 +50,7 @@ test('terminating every worker connection repeatedly under load delays tries but
     await pool.end();
     await testDb.drop();
   }
-});
+}, 180_000);
 
 test('regression: 4 workers against max_connections=25 complete every run, none lost (10 of 200 runs failed with all their tries "lost")', async () => {
   const { ensureEmbeddedPostgres, stopEmbeddedPostgres } = await import('../runtime/database/embedded.ts');

@@ -64,14 +64,25 @@ export interface ContextInput extends TryInput {
 
 export function createTaskContext(input: ContextInput): TaskContext<any, any> {
   const zone = input.timezone;
+  // Built when first read: most tasks read none of the three (three luxon DateTimes were
+  // a tenth of a no-op try's time in its isolate).
+  let logicalDate: DateTime | undefined;
+  let dataIntervalStart: DateTime | undefined;
+  let dataIntervalEnd: DateTime | undefined;
   return {
     params: input.params,
     dagId: input.dagId,
     runId: input.runId,
     taskId: input.taskId,
-    logicalDate: DateTime.fromJSDate(input.logicalDate, { zone }),
-    dataIntervalStart: DateTime.fromJSDate(input.dataIntervalStart, { zone }),
-    dataIntervalEnd: DateTime.fromJSDate(input.dataIntervalEnd, { zone }),
+    get logicalDate() {
+      return (logicalDate ??= DateTime.fromJSDate(input.logicalDate, { zone }));
+    },
+    get dataIntervalStart() {
+      return (dataIntervalStart ??= DateTime.fromJSDate(input.dataIntervalStart, { zone }));
+    },
+    get dataIntervalEnd() {
+      return (dataIntervalEnd ??= DateTime.fromJSDate(input.dataIntervalEnd, { zone }));
+    },
     tryNumber: input.tryNumber,
     maxTries: input.maxTries,
     mapIndex: input.mapIndex,

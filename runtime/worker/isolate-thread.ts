@@ -74,3 +74,5 @@ port.on('message', (msg: ToIsolate) => {
   else if (msg.type === 'abort') running.get(msg.id)?.abort(new Error(msg.reason));
   else if (msg.type === 'load') void loadDag(msg.moduleUrl).catch(() => {});
 });
+// Up: tries sent to this thread start now.
+send({ type: 'ready' });

@@ -16,7 +16,15 @@
  * same start-up (tsx, zod, the DAG module: ~250 ms of CPU) plus a process's memory.
  * Each thread imports each DAG module version once (by content-hash URL) and keeps it;
  * idle threads are reused warmest first.
+ *
+ * Short tries share a few hot threads. A try starts at once while fewer than
+ * `hotThreads` threads run a try that began under `youngMs` ago; otherwise it waits
+ * for one of them to finish (the thread that finishes takes it next) or to grow old. Each thread keeps its own JIT state: spread over 64 threads, a burst of
+ * no-op tries ran in unoptimised code and cost each try ~0.4 ms of CPU in its thread.
+ * A try that runs longer than `youngMs` (I/O, a blocking parse) no longer holds anyone
+ * back: the tries behind it start on other threads within `youngMs`.
  */
+import { availableParallelism } from 'node:os';
 import { Worker as Thread } from 'node:worker_threads';
 import type { LogLine, QueuedNotification } from '../authoring/dag.ts';
 import type { TryOutcome } from '../engine/runs.ts';
@@ -52,6 +60,7 @@ export type ToIsolate =
   | { type: 'load'; moduleUrl: string };
 
 export type FromIsolate =
+  | { type: 'ready' }
   | { type: 'log'; id: number; line: LogLine }
   | { type: 'done'; id: number; outcome: SerializedOutcome; settled: boolean };
 
@@ -71,6 +80,10 @@ export interface IsolatePoolOptions {
   abortGraceMs: number;
   /** Idle threads are ended after this long. */
   idleMs: number;
+  /** Threads that may run young tries at once before new tries wait for one of them (default: the machine's cores, at least 2). */
+  hotThreads?: number;
+  /** A try younger than this holds its thread hot; a waiting try waits at most this long (default 2 ms). */
+  youngMs?: number;
 }
 
 /** An error with the stack the isolate reported (pointing at the DAG file's lines). */
@@ -85,13 +98,23 @@ interface Slot {
   thread: Thread;
   memoryLimitMb: number;
   busy: boolean;
+  /** When its current try started (performance.now()), or its thread came up if later. */
+  since: number;
+  /** Its thread is still starting (tsx, zod, the DAG module): a try on it counts as young. */
+  booting: boolean;
   idleTimer: NodeJS.Timeout | undefined;
   /** The try running on this thread, if any. */
-  current: { id: number; onMessage: (msg: FromIsolate) => void; onDeath: (error: Error) => void } | undefined;
+  current: { id: number; onMessage: (msg: Exclude<FromIsolate, { type: 'ready' }>) => void; onDeath: (error: Error) => void } | undefined;
   dead: boolean;
 }
 
 const ENTRY = new URL('./isolate-entry.mjs', import.meta.url);
+
+/** A try waiting for a thread. */
+interface Waiting {
+  memoryLimitMb: number;
+  start: (slot: Slot) => void;
+}
 
 export class IsolatePool {
   private readonly slots = new Set<Slot>();
@@ -99,8 +122,15 @@ export class IsolatePool {
   private readonly idle: Slot[] = [];
   private nextId = 1;
   private closed = false;
+  private readonly waiting: Waiting[] = [];
+  private waitTimer: NodeJS.Timeout | undefined;
+  private readonly hotThreads: number;
+  private readonly youngMs: number;
 
-  constructor(private readonly options: IsolatePoolOptions) {}
+  constructor(private readonly options: IsolatePoolOptions) {
+    this.hotThreads = options.hotThreads ?? Math.max(2, availableParallelism());
+    this.youngMs = options.youngMs ?? 2;
+  }
 
   /** Threads alive now (for the registry and tests). */
   get size(): number {
@@ -116,8 +146,15 @@ export class IsolatePool {
     });
     thread.stdout.on('data', (chunk: Buffer) => process.stdout.write(redact(chunk.toString())));
     thread.stderr.on('data', (chunk: Buffer) => process.stderr.write(redact(chunk.toString())));
-    const slot: Slot = { thread, memoryLimitMb, busy: false, idleTimer: undefined, current: undefined, dead: false };
-    thread.on('message', (msg: FromIsolate) => slot.current?.onMessage(msg));
+    const slot: Slot = { thread, memoryLimitMb, busy: false, since: 0, booting: true, idleTimer: undefined, current: undefined, dead: false };
+    thread.on('message', (msg: FromIsolate) => {
+      if (msg.type === 'ready') {
+        slot.booting = false;
+        slot.since = performance.now();
+        return;
+      }
+      slot.current?.onMessage(msg);
+    });
     thread.on('error', (err: Error & { code?: string }) => {
       slot.dead = true;
       const reason = err.code === 'ERR_WORKER_OUT_OF_MEMORY'
@@ -132,6 +169,7 @@ export class IsolatePool {
       if (i >= 0) this.idle.splice(i, 1);
       clearTimeout(slot.idleTimer);
       slot.current?.onDeath(new Error(`task code ended its isolate (process.exit(${code}) or similar); the worker lives on`));
+      this.pump();
     });
     this.slots.add(slot);
     return slot;
@@ -144,20 +182,73 @@ export class IsolatePool {
       this.idle.splice(i, 1);
       clearTimeout(slot.idleTimer);
       slot.busy = true;
+      slot.since = performance.now();
       return slot;
     }
     const slot = this.spawn(memoryLimitMb);
     slot.busy = true;
+    slot.since = performance.now();
     return slot;
+  }
+
+  /** Threads running a try that started under youngMs ago. */
+  private young(): number {
+    const after = performance.now() - this.youngMs;
+    let n = 0;
+    for (const slot of this.slots) if (slot.busy && !slot.dead && (slot.booting || slot.since > after)) n++;
+    return n;
+  }
+
+  /**
+   * Start waiting tries while the hot threads have room (on idle or new threads); look
+   * again within youngMs while any wait. From a timer, this runs after the event loop's
+   * pending messages: a thread's end that the loop has not read yet (the worker's loop
+   * was busy) frees its thread for the next try first.
+   */
+  private pump(): void {
+    while (this.waiting.length && !this.closed && this.young() < this.hotThreads) {
+      const next = this.waiting.shift()!;
+      next.start(this.acquire(next.memoryLimitMb));
+    }
+    if (this.waiting.length && !this.waitTimer && !this.closed) {
+      this.waitTimer = setTimeout(() => setImmediate(() => {
+        this.waitTimer = undefined;
+        this.pump();
+      }), this.youngMs);
+    }
+  }
+
+  /** Run `start` on a thread now, or once a hot thread frees up (within youngMs). Returns how to withdraw it while it waits. */
+  private whenThread(memoryLimitMb: number, start: (slot: Slot) => void): () => void {
+    if (!this.waiting.length && this.young() < this.hotThreads) {
+      start(this.acquire(memoryLimitMb));
+      return () => {};
+    }
+    const entry: Waiting = { memoryLimitMb, start };
+    this.waiting.push(entry);
+    this.pump();
+    return () => {
+      const i = this.waiting.indexOf(entry);
+      if (i >= 0) this.waiting.splice(i, 1);
+    };
   }
 
   private release(slot: Slot): void {
     slot.busy = false;
     slot.current = undefined;
     if (slot.dead || this.closed) return;
+    // The hot thread takes the next waiting try of its heap limit at once.
+    const next = this.waiting.findIndex((w) => w.memoryLimitMb === slot.memoryLimitMb);
+    if (next >= 0) {
+      slot.busy = true;
+      slot.since = performance.now();
+      this.waiting.splice(next, 1)[0]!.start(slot);
+      return;
+    }
     this.idle.push(slot);
     slot.idleTimer = setTimeout(() => void this.end(slot), this.options.idleMs);
     slot.idleTimer.unref();
+    if (this.waiting.length) this.pump();
   }
 
   private async end(slot: Slot): Promise<void> {
@@ -184,9 +275,10 @@ export class IsolatePool {
    * signal's reason (cancel, shutdown, lost heartbeat); `onLog` gets each line as written.
    */
   run(req: IsolateRequest, signal: AbortSignal, onLog: (line: LogLine) => void): Promise<TryOutcome> {
-    const slot = this.acquire(req.memoryLimitMb ?? DEFAULT_MEMORY_LIMIT_MB);
     const id = this.nextId++;
     return new Promise<TryOutcome>((resolve) => {
+      /** The thread running the try, once it has one. */
+      let slot: Slot | undefined;
       let abortedWith: Error | undefined;
       let graceTimer: NodeJS.Timeout | undefined;
       let finished = false;
@@ -199,6 +291,8 @@ export class IsolatePool {
         clearTimeout(timeoutTimer);
         clearTimeout(graceTimer);
         signal.removeEventListener('abort', onSignal);
+        withdraw();
+        if (!slot) return resolve(outcome);
         if (reusable) {
           this.release(slot);
           resolve(outcome);
@@ -212,39 +306,47 @@ export class IsolatePool {
       const abort = (reason: Error) => {
         if (abortedWith || finished) return;
         abortedWith = reason;
+        // Still waiting for a thread: no code of it ran.
+        if (!slot) return finish(failedWith(reason, true), true);
         slot.thread.postMessage({ type: 'abort', id, reason: reason.message } satisfies ToIsolate);
         graceTimer = setTimeout(() => finish(failedWith(reason, true), false), this.options.abortGraceMs);
       };
       const onSignal = () => abort(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason ?? 'aborted')));
-      slot.current = {
-        id,
-        onMessage: (msg) => {
-          if (msg.id !== id) return;
-          if (msg.type === 'log') {
-            if (!finished) onLog(msg.line);
-            return;
-          }
-          // An aborted try fails with the abort's reason, whatever its code did afterwards.
-          if (abortedWith) return finish(failedWith(abortedWith, true), msg.settled);
-          const o = msg.outcome;
-          if (o.kind === 'success') return finish({ kind: 'success', output: JSON.parse(o.outputJson), notifications: o.notifications, stateWrites: o.stateWrites }, true);
-          if (o.kind === 'skipped') return finish(o, true);
-          finish({ kind: 'failed', error: revive(o.error), retryable: o.retryable }, true);
-        },
-        // Retries apply: a crash, exit or out-of-memory fails this try only.
-        onDeath: (error) => finish(failedWith(abortedWith ?? error, true), false),
+      const start = (s: Slot) => {
+        slot = s;
+        s.current = {
+          id,
+          onMessage: (msg) => {
+            if (msg.id !== id) return;
+            if (msg.type === 'log') {
+              if (!finished) onLog(msg.line);
+              return;
+            }
+            // An aborted try fails with the abort's reason, whatever its code did afterwards.
+            if (abortedWith) return finish(failedWith(abortedWith, true), msg.settled);
+            const o = msg.outcome;
+            if (o.kind === 'success') return finish({ kind: 'success', output: JSON.parse(o.outputJson), notifications: o.notifications, stateWrites: o.stateWrites }, true);
+            if (o.kind === 'skipped') return finish(o, true);
+            finish({ kind: 'failed', error: revive(o.error), retryable: o.retryable }, true);
+          },
+          // Retries apply: a crash, exit or out-of-memory fails this try only.
+          onDeath: (error) => finish(failedWith(abortedWith ?? error, true), false),
+        };
+        s.thread.postMessage({
+          type: 'run', id, moduleUrl: req.moduleUrl, file: req.file, dagId: req.dagId, taskId: req.taskId, maxLogLines: req.maxLogLines, ctx: req.ctx,
+        } satisfies ToIsolate);
       };
-      if (signal.aborted) onSignal();
-      else signal.addEventListener('abort', onSignal, { once: true });
-      slot.thread.postMessage({
-        type: 'run', id, moduleUrl: req.moduleUrl, file: req.file, dagId: req.dagId, taskId: req.taskId, maxLogLines: req.maxLogLines, ctx: req.ctx,
-      } satisfies ToIsolate);
+      let withdraw: () => void = () => {};
+      if (signal.aborted) return onSignal();
+      signal.addEventListener('abort', onSignal, { once: true });
+      withdraw = this.whenThread(req.memoryLimitMb ?? DEFAULT_MEMORY_LIMIT_MB, start);
     });
   }
 
   /** End every thread (running tries must have been aborted first). Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.waitTimer);
     await Promise.all([...this.slots].map((slot) => this.end(slot)));
   }
 }
