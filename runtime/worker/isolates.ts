@@ -18,11 +18,12 @@
  * idle threads are reused warmest first.
  *
  * Short tries share a few hot threads. A try starts at once while fewer than
- * `hotThreads` threads run a try that began under `youngMs` ago; otherwise it waits
- * for one of them to finish (the thread that finishes takes it next) or to grow old. Each thread keeps its own JIT state: spread over 64 threads, a burst of
- * no-op tries ran in unoptimised code and cost each try ~0.4 ms of CPU in its thread.
+ * `hotThreads` threads run a try that began under `youngMs` ago (or are still starting);
+ * otherwise it waits for one of them to finish (the thread that finishes takes it next)
+ * or to grow old. Each thread keeps its own JIT state: spread over 64 threads, a burst
+ * of no-op tries ran in unoptimised code and cost each try ~0.4 ms of CPU in its thread.
  * A try that runs longer than `youngMs` (I/O, a blocking parse) no longer holds anyone
- * back: the tries behind it start on other threads within `youngMs`.
+ * back: the tries behind it start on other threads, `hotThreads` more every `youngMs`.
  */
 import { availableParallelism } from 'node:os';
 import { Worker as Thread } from 'node:worker_threads';
@@ -82,7 +83,7 @@ export interface IsolatePoolOptions {
   idleMs: number;
   /** Threads that may run young tries at once before new tries wait for one of them (default: the machine's cores, at least 2). */
   hotThreads?: number;
-  /** A try younger than this holds its thread hot; a waiting try waits at most this long (default 2 ms). */
+  /** A try younger than this holds its thread hot; waiting tries start `hotThreads` at a time each time this passes (default 2 ms). */
   youngMs?: number;
 }
 
@@ -181,17 +182,19 @@ export class IsolatePool {
       if (slot.dead || slot.memoryLimitMb !== memoryLimitMb) continue;
       this.idle.splice(i, 1);
       clearTimeout(slot.idleTimer);
-      slot.busy = true;
-      slot.since = performance.now();
-      return slot;
+      return this.occupy(slot);
     }
-    const slot = this.spawn(memoryLimitMb);
+    return this.occupy(this.spawn(memoryLimitMb));
+  }
+
+  /** The slot runs a try from now on. */
+  private occupy(slot: Slot): Slot {
     slot.busy = true;
     slot.since = performance.now();
     return slot;
   }
 
-  /** Threads running a try that started under youngMs ago. */
+  /** Threads running a try that started under youngMs ago, or still starting with one. */
   private young(): number {
     const after = performance.now() - this.youngMs;
     let n = 0;
@@ -218,7 +221,7 @@ export class IsolatePool {
     }
   }
 
-  /** Run `start` on a thread now, or once a hot thread frees up (within youngMs). Returns how to withdraw it while it waits. */
+  /** Run `start` on a thread now, or once a hot thread frees up or grows old. Returns how to withdraw it while it waits. */
   private whenThread(memoryLimitMb: number, start: (slot: Slot) => void): () => void {
     if (!this.waiting.length && this.young() < this.hotThreads) {
       start(this.acquire(memoryLimitMb));
@@ -240,9 +243,7 @@ export class IsolatePool {
     // The hot thread takes the next waiting try of its heap limit at once.
     const next = this.waiting.findIndex((w) => w.memoryLimitMb === slot.memoryLimitMb);
     if (next >= 0) {
-      slot.busy = true;
-      slot.since = performance.now();
-      this.waiting.splice(next, 1)[0]!.start(slot);
+      this.waiting.splice(next, 1)[0]!.start(this.occupy(slot));
       return;
     }
     this.idle.push(slot);
