@@ -2,6 +2,8 @@
  * What must survive: a worker SIGKILLed mid-task, several workers sharing the
  * work without running a task twice at once, graceful shutdown, maxActiveRuns.
  */
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { dag } from '../runtime/index.ts';
 import { startTestEngine, type TestEngine } from './support/engine.ts';
@@ -45,6 +47,42 @@ test('a worker SIGKILLed mid-task: the try is declared lost and another worker r
     await rescuer?.stop();
     await pool.end();
     await testDb.drop();
+  }
+});
+
+test('regression: a worker with a shorter lost-after never reaps the tries of a worker that heartbeats less often (one with 2 s reaped `dags test`\'s tries)', async () => {
+  const testDb = await createTestDatabase();
+  const pool = new pg.Pool({ connectionString: testDb.url });
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'weir-reap-')), 'go');
+  const env = { WEIR_DATABASE_URL: testDb.url, WEIR_DAGS_FOLDER: path.join(ROOT, 'tests', 'fixtures', 'dags-crash') };
+  expect((await runWeir(['db', 'migrate'], env)).code).toBe(0);
+  // Heartbeats every 3 s, lost after 30 s: its try's heartbeat is up to 3 s old.
+  const patient = startWeir(['worker'], { ...env, WEIR_HEARTBEAT_INTERVAL_MS: '3000', WEIR_TASK_LOST_AFTER_MS: '30000' });
+  let eager: ReturnType<typeof startWeir> | undefined;
+  try {
+    await patient.waitFor(/worker started/);
+    const runId = JSON.parse((await runWeir(['trigger', 'until_file', '-p', `file=${file}`, '--json'], env)).stdout).run_id;
+    await eventually(async () => (await pool.query("SELECT 1 FROM weir.task_instance WHERE run_id = $1 AND state = 'running'", [runId])).rowCount, 20_000, 'the try to run');
+    // Reaps every 200 ms anything silent for 1.5 s by its own measure.
+    eager = startWeir(['worker'], { ...env, WEIR_HEARTBEAT_INTERVAL_MS: '200', WEIR_TASK_LOST_AFTER_MS: '1500', WEIR_REAP_INTERVAL_MS: '200' });
+    await eager.waitFor(/worker started/);
+    await eventually(async () => (await pool.query("SELECT 1 FROM weir.task_instance WHERE run_id = $1 AND state = 'running' AND heartbeat_at < now() - interval '2 s'", [runId])).rowCount, 20_000, 'the try\'s heartbeat to be older than the eager worker\'s lost-after');
+    // The eager worker's heartbeat and reap timers share one period: two more heartbeats seen means its reaper looked since (with the old rule it ended the try).
+    const seen = async () => (await pool.query<{ at: Date }>('SELECT last_seen_at AS at FROM weir.worker WHERE pid = $1', [eager!.child.pid])).rows[0]!.at.getTime();
+    const before = await seen();
+    await eventually(async () => (await seen()) > before + 400, 20_000, 'the eager worker to heartbeat (and reap) twice more');
+    expect((await pool.query('SELECT state, try_number FROM weir.task_instance WHERE run_id = $1', [runId])).rows[0]).toEqual({ state: 'running', try_number: 1 });
+    fs.writeFileSync(file, 'go');
+    const ended = await eventually(async () => (await pool.query<{ state: string }>("SELECT state FROM weir.dag_run WHERE run_id = $1 AND state IN ('success', 'failed')", [runId])).rows[0], 20_000, 'the run to end');
+    const tries = (await pool.query('SELECT try_number, state, error FROM weir.task_try WHERE run_id = $1', [runId])).rows;
+    expect([ended.state, tries]).toEqual(['success', [{ try_number: 1, state: 'success', error: null }]]);
+    expect((await pool.query('SELECT output FROM weir.task_instance WHERE run_id = $1', [runId])).rows[0].output).toEqual({ try: 1, pid: patient.child.pid });
+  } finally {
+    await eager?.stop();
+    await patient.stop();
+    await pool.end();
+    await testDb.drop();
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
   }
 });
 
