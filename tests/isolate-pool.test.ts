@@ -80,3 +80,31 @@ test('a waiting try that is aborted fails with the reason and never runs; the tr
   expect((await blocked).kind).toBe('success');
   expect(fs.existsSync(never)).toBe(false);
 });
+
+test('regression: a try waiting while a new thread starts for it runs on the hot thread that frees first (it waited for the new thread\'s start-up, ~0.5-0.8 s)', async () => {
+  // One hot thread, young for 20 ms. `noop` warms it; `block_until` then holds it and grows
+  // old, so a second thread starts for the waiting `noop`. Freed a few ms later (its file
+  // appears), the hot thread takes the waiting try: the new thread is still starting then
+  // (tsx, zod and the DAG module take hundreds of ms), and it was bound to nothing.
+  const p = pool(1, 20);
+  const file = path.join(tmp, 'handoff-3');
+  const signal = new AbortController().signal;
+  const hot = threadOf(await p.run(request('noop'), signal, () => {}));
+  const blocked = p.run(request('block_until', { file }), signal, () => {});
+  const waiting = p.run(request('noop'), signal, () => {});
+  while (p.size < 2) await new Promise((r) => setImmediate(r));
+  fs.writeFileSync(file, 'go');
+  expect(threadOf(await blocked)).toBe(hot);
+  expect(threadOf(await waiting)).toBe(hot);
+  // The new thread came up and waits idle for the next try.
+  expect(threadOf(await p.run(request('noop'), signal, () => {}))).toBe(hot);
+});
+
+test('a thread started for a waiting try that dies before it is up fails that try with the reason, and the pool starts no more for it', async () => {
+  // A 4 MB heap cannot even load the thread's own code.
+  const p = pool(2, 60_000);
+  const outcome = await p.run({ ...request('noop'), memoryLimitMb: 4 }, new AbortController().signal, () => {});
+  expect(outcome).toMatchObject({ kind: 'failed', retryable: true });
+  expect((outcome as Extract<TryOutcome, { kind: 'failed' }>).error.message).toMatch(/task ran out of memory: its isolate's heap limit is 4 MB|the task's isolate could not start/);
+  expect(p.size).toBe(0);
+});

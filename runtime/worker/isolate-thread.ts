@@ -72,7 +72,7 @@ async function run(msg: Extract<ToIsolate, { type: 'run' }>): Promise<void> {
 port.on('message', (msg: ToIsolate) => {
   if (msg.type === 'run') void run(msg);
   else if (msg.type === 'abort') running.get(msg.id)?.abort(new Error(msg.reason));
-  else if (msg.type === 'load') void loadDag(msg.moduleUrl).catch(() => {});
+  else if (msg.type === 'load') void loadDag(msg.moduleUrl).catch(() => {}).then(() => send({ type: 'loaded', moduleUrl: msg.moduleUrl }));
 });
 // Up: tries sent to this thread start now.
 send({ type: 'ready' });

@@ -24,6 +24,11 @@
  * of no-op tries ran in unoptimised code and cost each try ~0.4 ms of CPU in its thread.
  * A try that runs longer than `youngMs` (I/O, a blocking parse) no longer holds anyone
  * back: the tries behind it start on other threads, `hotThreads` more every `youngMs`.
+ * A thread started for waiting tries is bound to none of them: starting one and
+ * importing the DAG module takes ~0.5-0.8 s, and a try bound to it waited that long
+ * while the hot threads freed up within a millisecond. The waiting tries go to
+ * whichever thread is free first, and the new thread takes the next one once it is up
+ * and has imported the module of the try it was started for.
  */
 import { availableParallelism } from 'node:os';
 import { Worker as Thread } from 'node:worker_threads';
@@ -62,6 +67,8 @@ export type ToIsolate =
 
 export type FromIsolate =
   | { type: 'ready' }
+  /** A `load` is done (the module imported, or failed to: the try that needs it will say why). */
+  | { type: 'loaded'; moduleUrl: string }
   | { type: 'log'; id: number; line: LogLine }
   | { type: 'done'; id: number; outcome: SerializedOutcome; settled: boolean };
 
@@ -101,11 +108,13 @@ interface Slot {
   busy: boolean;
   /** When its current try started (performance.now()), or its thread came up if later. */
   since: number;
-  /** Its thread is still starting (tsx, zod, the DAG module): a try on it counts as young. */
+  /** Its thread is still starting (tsx, zod, the DAG module): it counts as young, and one started for waiting tries takes the next of them once up. */
   booting: boolean;
+  /** Why its thread died before it was up (its 'error' event), for the waiting try that fails of it. */
+  bootError?: Error;
   idleTimer: NodeJS.Timeout | undefined;
   /** The try running on this thread, if any. */
-  current: { id: number; onMessage: (msg: Exclude<FromIsolate, { type: 'ready' }>) => void; onDeath: (error: Error) => void } | undefined;
+  current: { id: number; onMessage: (msg: Exclude<FromIsolate, { type: 'ready' | 'loaded' }>) => void; onDeath: (error: Error) => void } | undefined;
   dead: boolean;
 }
 
@@ -114,7 +123,11 @@ const ENTRY = new URL('./isolate-entry.mjs', import.meta.url);
 /** A try waiting for a thread. */
 interface Waiting {
   memoryLimitMb: number;
+  /** The DAG module it runs: a thread started for it imports that before taking a try. */
+  moduleUrl: string;
   start: (slot: Slot) => void;
+  /** It never ran: a thread started for it died before it was up. */
+  fail: (error: Error) => void;
 }
 
 export class IsolatePool {
@@ -149,7 +162,17 @@ export class IsolatePool {
     thread.stderr.on('data', (chunk: Buffer) => process.stderr.write(redact(chunk.toString())));
     const slot: Slot = { thread, memoryLimitMb, busy: false, since: 0, booting: true, idleTimer: undefined, current: undefined, dead: false };
     thread.on('message', (msg: FromIsolate) => {
+      // Started for waiting tries and bound to none: up once its module is imported, it takes
+      // the next one, or idles behind the warm threads (its code is not optimised yet).
+      if (msg.type === 'loaded') {
+        if (slot.busy && slot.booting && !slot.current) {
+          slot.booting = false;
+          this.release(slot, true);
+        }
+        return;
+      }
       if (msg.type === 'ready') {
+        if (slot.busy && !slot.current) return;
         slot.booting = false;
         slot.since = performance.now();
         return;
@@ -161,6 +184,7 @@ export class IsolatePool {
       const reason = err.code === 'ERR_WORKER_OUT_OF_MEMORY'
         ? new Error(`task ran out of memory: its isolate's heap limit is ${memoryLimitMb} MB (task option memoryLimitMb)`)
         : Object.assign(new Error(`task code crashed its isolate: ${err.message}`), { stack: err.stack });
+      if (!slot.current && slot.booting) slot.bootError = reason;
       slot.current?.onDeath(reason);
     });
     thread.on('exit', (code) => {
@@ -170,13 +194,20 @@ export class IsolatePool {
       if (i >= 0) this.idle.splice(i, 1);
       clearTimeout(slot.idleTimer);
       slot.current?.onDeath(new Error(`task code ended its isolate (process.exit(${code}) or similar); the worker lives on`));
+      // A thread started for waiting tries that died before it was up fails one of them, so
+      // a thread that cannot start fails tries (their retries apply) instead of restarting for ever.
+      if (!slot.current && slot.booting && slot.busy) {
+        const i = this.waiting.findIndex((w) => w.memoryLimitMb === slot.memoryLimitMb);
+        if (i >= 0) this.waiting.splice(i, 1)[0]!.fail(slot.bootError ?? new Error(`the task's isolate could not start (exit code ${code})`));
+      }
       this.pump();
     });
     this.slots.add(slot);
     return slot;
   }
 
-  private acquire(memoryLimitMb: number): Slot {
+  /** The warmest idle thread of this heap limit, now busy; none if there is none. */
+  private acquire(memoryLimitMb: number): Slot | undefined {
     for (let i = this.idle.length - 1; i >= 0; i--) {
       const slot = this.idle[i]!;
       if (slot.dead || slot.memoryLimitMb !== memoryLimitMb) continue;
@@ -184,7 +215,14 @@ export class IsolatePool {
       clearTimeout(slot.idleTimer);
       return this.occupy(slot);
     }
-    return this.occupy(this.spawn(memoryLimitMb));
+    return undefined;
+  }
+
+  /** Threads starting for waiting tries, bound to none yet. */
+  private starting(): number {
+    let n = 0;
+    for (const slot of this.slots) if (slot.busy && slot.booting && !slot.current && !slot.dead) n++;
+    return n;
   }
 
   /** The slot runs a try from now on. */
@@ -198,7 +236,7 @@ export class IsolatePool {
   private young(): number {
     const after = performance.now() - this.youngMs;
     let n = 0;
-    for (const slot of this.slots) if (slot.busy && !slot.dead && (slot.booting || slot.since > after)) n++;
+    for (const slot of this.slots) if (slot.busy && slot.current && !slot.dead && (slot.booting || slot.since > after)) n++;
     return n;
   }
 
@@ -210,8 +248,18 @@ export class IsolatePool {
    */
   private pump(): void {
     while (this.waiting.length && !this.closed && this.young() < this.hotThreads) {
-      const next = this.waiting.shift()!;
-      next.start(this.acquire(next.memoryLimitMb));
+      const next = this.waiting[0]!;
+      const slot = this.acquire(next.memoryLimitMb);
+      if (slot) {
+        this.waiting.shift();
+        next.start(slot);
+        continue;
+      }
+      // No idle thread: start one for the waiting tries (counted young while it starts), at most one each.
+      const starting = this.starting();
+      if (starting >= this.waiting.length || this.young() + starting >= this.hotThreads) break;
+      const spawned = this.occupy(this.spawn(next.memoryLimitMb));
+      spawned.thread.postMessage({ type: 'load', moduleUrl: next.moduleUrl } satisfies ToIsolate);
     }
     if (this.waiting.length && !this.waitTimer && !this.closed) {
       this.waitTimer = setTimeout(() => setImmediate(() => {
@@ -222,12 +270,15 @@ export class IsolatePool {
   }
 
   /** Run `start` on a thread now, or once a hot thread frees up or grows old. Returns how to withdraw it while it waits. */
-  private whenThread(memoryLimitMb: number, start: (slot: Slot) => void): () => void {
+  private whenThread(memoryLimitMb: number, moduleUrl: string, start: (slot: Slot) => void, fail: (error: Error) => void): () => void {
     if (!this.waiting.length && this.young() < this.hotThreads) {
-      start(this.acquire(memoryLimitMb));
-      return () => {};
+      const slot = this.acquire(memoryLimitMb);
+      if (slot) {
+        start(slot);
+        return () => {};
+      }
     }
-    const entry: Waiting = { memoryLimitMb, start };
+    const entry: Waiting = { memoryLimitMb, moduleUrl, start, fail };
     this.waiting.push(entry);
     this.pump();
     return () => {
@@ -236,7 +287,7 @@ export class IsolatePool {
     };
   }
 
-  private release(slot: Slot): void {
+  private release(slot: Slot, cold = false): void {
     slot.busy = false;
     slot.current = undefined;
     if (slot.dead || this.closed) return;
@@ -246,7 +297,8 @@ export class IsolatePool {
       this.waiting.splice(next, 1)[0]!.start(this.occupy(slot));
       return;
     }
-    this.idle.push(slot);
+    if (cold) this.idle.unshift(slot);
+    else this.idle.push(slot);
     slot.idleTimer = setTimeout(() => void this.end(slot), this.options.idleMs);
     slot.idleTimer.unref();
     if (this.waiting.length) this.pump();
@@ -340,7 +392,7 @@ export class IsolatePool {
       let withdraw: () => void = () => {};
       if (signal.aborted) return onSignal();
       signal.addEventListener('abort', onSignal, { once: true });
-      withdraw = this.whenThread(req.memoryLimitMb ?? DEFAULT_MEMORY_LIMIT_MB, start);
+      withdraw = this.whenThread(req.memoryLimitMb ?? DEFAULT_MEMORY_LIMIT_MB, req.moduleUrl, start, (error) => finish(failedWith(error, true), true));
     });
   }
 
