@@ -50,14 +50,20 @@ WITH j AS (
   FROM tries t CROSS JOIN LATERAL unnest(t.downstream) AS s(successor)
   WHERE t.live AND t.final <> 'up_for_retry'
   GROUP BY t.run_id, s.successor
+  ORDER BY t.run_id, s.successor
 ), successors AS (
+  -- Each successor is looked up by its key and locked there, in the outcomes' (key) order:
+  -- a join left to the planner, which guesses one row for these CTEs, read every waiting
+  -- task instance once per successor (quadratic in a fan-out's width).
   SELECT ti.run_id, ti.task_id, o.success, o.failed, o.skipped,
     weir.trigger_decision(ti.trigger_rule, ti.up_total, ti.up_success + o.success, ti.up_failed + o.failed,
       ti.up_skipped + o.skipped, ti.up_upstream_failed) AS decision
-  FROM weir.task_instance ti JOIN outcomes o ON ti.run_id = o.run_id AND ti.task_id = o.successor
-  WHERE ti.state = 'none'
-  ORDER BY ti.run_id, ti.task_id
-  FOR NO KEY UPDATE OF ti
+  FROM outcomes o CROSS JOIN LATERAL (
+    SELECT ti.* FROM weir.task_instance ti
+    WHERE ti.run_id = o.run_id AND ti.task_id = o.successor AND ti.state = 'none'
+    OFFSET 0
+    FOR NO KEY UPDATE OF ti
+  ) ti
 ), decided AS (
   -- Per run: its successors to claim, and whether one needs more than this statement
   -- (to be skipped or upstream_failed, or to run where the caller may not claim it).
@@ -118,9 +124,10 @@ WITH j AS (
     heartbeat_at = CASE WHEN s.claim THEN now() ELSE ti.heartbeat_at END,
     hostname = CASE WHEN s.claim THEN $14 ELSE ti.hostname END
   FROM (
-    SELECT s.*, NOT $15::bool AND s.decision = 'run' AS claim FROM successors s WHERE s.run_id IN (SELECT run_id FROM recorded)
+    -- Recorded as a column, not a join: joined, its run_id became the row lookup's only key.
+    SELECT s.*, NOT $15::bool AND s.decision = 'run' AS claim, s.run_id IN (SELECT run_id FROM recorded) AS recorded FROM successors s
   ) s
-  WHERE ti.run_id = s.run_id AND ti.task_id = s.task_id AND ti.state = 'none'
+  WHERE s.recorded AND ti.run_id = s.run_id AND ti.task_id = s.task_id AND ti.state = 'none'
   RETURNING ti.run_id, ti.task_id, ti.trigger_rule, ti.up_total, ti.up_success, ti.up_failed, ti.up_skipped, ti.up_upstream_failed,
     s.decision, s.claim, ti.try_number, ti.max_tries
 ), finished AS (
