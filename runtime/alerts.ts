@@ -6,7 +6,7 @@
  * so a secret that slipped into an error message or a log tail never reaches an inbox.
  */
 import crypto from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { outboxDir, writeOutboxFile } from './outbox.ts';
 import path from 'node:path';
 import { sendMail, type MailerOptions, type SendResult } from './mailer.ts';
 import { renderEmail } from './templates.ts';
@@ -97,10 +97,9 @@ export async function sendWebhook(message: WebhookMessage, options: WebhookOptio
   const text = redact(message.text);
   if (!url) {
     // weir's home as the mailer finds it (ResolvedConfig), so both channels share one outbox.
-    const dir = path.join(options.home ?? loadConfig(env).home, 'outbox');
-    await mkdir(dir, { recursive: true });
+    const dir = outboxDir(options.home ?? loadConfig(env).home);
     const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-webhook-${message.webhook.toLowerCase()}-${crypto.randomBytes(3).toString('hex')}.json`);
-    await writeFile(file, `${JSON.stringify({ webhook: message.webhook, text }, null, 2)}\n`, 'utf8');
+    await writeOutboxFile(file, `${JSON.stringify({ webhook: message.webhook, text }, null, 2)}\n`);
     return { transport: 'outbox', files: { json: file } };
   }
   registerSecret(url);

@@ -5,7 +5,7 @@
  * SMTP failures are thrown, so the email task fails and retries like any task and
  * no alert is silently dropped; their messages never carry the SMTP password.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { outboxDir, writeOutboxFile } from './outbox.ts';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import nodemailer from 'nodemailer';
@@ -96,12 +96,10 @@ export async function sendMail(message: MailMessage, options: MailerOptions = {}
   if (!settings.smtpUrl) {
     const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
     const info = await transport.sendMail(mail);
-    const dir = path.join(settings.home, 'outbox');
-    await mkdir(dir, { recursive: true });
-    const base = path.join(dir, outboxBaseName(message.subject));
+    const base = path.join(outboxDir(settings.home), outboxBaseName(message.subject));
     const files = { eml: `${base}.eml`, html: `${base}.html` };
-    await writeFile(files.eml, info.message as Buffer);
-    await writeFile(files.html, message.html, 'utf8');
+    await writeOutboxFile(files.eml, info.message as Buffer);
+    await writeOutboxFile(files.html, message.html);
     return { transport: 'outbox', messageId: info.messageId, files };
   }
 
@@ -128,7 +126,7 @@ export async function sendMail(message: MailMessage, options: MailerOptions = {}
 /** What `weir email test --to ADDRESS` sends: proves the current settings deliver mail. */
 export async function sendTestEmail(to: string, options: MailerOptions = {}): Promise<SendResult> {
   const settings = resolve(options);
-  const where = settings.smtpUrl ? maskUrl(settings.smtpUrl) : path.join(settings.home, 'outbox');
+  const where = settings.smtpUrl ? maskUrl(settings.smtpUrl) : outboxDir(settings.home);
   const sentAt = new Date().toISOString();
   return sendMail(
     {

@@ -11,6 +11,7 @@ import type { Session } from './session.ts';
 import { parseConf } from '../engine/params.ts';
 import { runInProcess } from './in-process.ts';
 import { logger } from '../log.ts';
+import { outboxDir } from '../outbox.ts';
 
 export interface DemoOptions {
   conf?: string;
@@ -43,7 +44,7 @@ export async function runDemo(session: Session, options: DemoOptions): Promise<{
   const conf = parseConf(graph.dag, { conf: options.conf, pairs: [...DEMO_DEFAULTS.filter((p) => !overridden.has(p.split('=')[0])), ...userPairs] });
   const engine = await session.engine();
   out(`• PostgreSQL: ${engine.db.embedded ? `embedded, data in ${path.join(session.config.home, 'pg')}` : 'WEIR_DATABASE_URL'}`);
-  out(`• Email: ${session.config.smtpUrl ? 'SMTP (WEIR_SMTP_URL)' : `outbox folder ${path.join(session.config.home, 'outbox')}`}`);
+  out(`• Email: ${session.config.smtpUrl ? 'SMTP (WEIR_SMTP_URL)' : `outbox folder ${outboxDir(session.config.home)}`}`);
   const sentAlerts: { run_id: string; task_id: string; transport: string; files?: { html?: string; eml?: string } }[] = [];
   const alertArrived = new Set<() => void>();
   const alertFor = (runId: string, timeoutMs: number) => new Promise<(typeof sentAlerts)[number] | undefined>((resolve) => {
