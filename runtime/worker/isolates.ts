@@ -120,6 +120,9 @@ interface Slot {
 
 const ENTRY = new URL('./isolate-entry.mjs', import.meta.url);
 
+/** Started for waiting tries and bound to none of them yet (still starting: see `pump`). */
+const startingForWaiting = (slot: Slot) => slot.busy && slot.booting && !slot.current;
+
 /** A try waiting for a thread. */
 interface Waiting {
   memoryLimitMb: number;
@@ -165,14 +168,14 @@ export class IsolatePool {
       // Started for waiting tries and bound to none: up once its module is imported, it takes
       // the next one, or idles behind the warm threads (its code is not optimised yet).
       if (msg.type === 'loaded') {
-        if (slot.busy && slot.booting && !slot.current) {
+        if (startingForWaiting(slot)) {
           slot.booting = false;
           this.release(slot, true);
         }
         return;
       }
       if (msg.type === 'ready') {
-        if (slot.busy && !slot.current) return;
+        if (startingForWaiting(slot)) return;
         slot.booting = false;
         slot.since = performance.now();
         return;
@@ -184,7 +187,7 @@ export class IsolatePool {
       const reason = err.code === 'ERR_WORKER_OUT_OF_MEMORY'
         ? new Error(`task ran out of memory: its isolate's heap limit is ${memoryLimitMb} MB (task option memoryLimitMb)`)
         : Object.assign(new Error(`task code crashed its isolate: ${err.message}`), { stack: err.stack });
-      if (!slot.current && slot.booting) slot.bootError = reason;
+      if (startingForWaiting(slot)) slot.bootError = reason;
       slot.current?.onDeath(reason);
     });
     thread.on('exit', (code) => {
@@ -196,7 +199,7 @@ export class IsolatePool {
       slot.current?.onDeath(new Error(`task code ended its isolate (process.exit(${code}) or similar); the worker lives on`));
       // A thread started for waiting tries that died before it was up fails one of them, so
       // a thread that cannot start fails tries (their retries apply) instead of restarting for ever.
-      if (!slot.current && slot.booting && slot.busy) {
+      if (startingForWaiting(slot)) {
         const i = this.waiting.findIndex((w) => w.memoryLimitMb === slot.memoryLimitMb);
         if (i >= 0) this.waiting.splice(i, 1)[0]!.fail(slot.bootError ?? new Error(`the task's isolate could not start (exit code ${code})`));
       }
@@ -221,7 +224,7 @@ export class IsolatePool {
   /** Threads starting for waiting tries, bound to none yet. */
   private starting(): number {
     let n = 0;
-    for (const slot of this.slots) if (slot.busy && slot.booting && !slot.current && !slot.dead) n++;
+    for (const slot of this.slots) if (startingForWaiting(slot) && !slot.dead) n++;
     return n;
   }
 
