@@ -30,8 +30,8 @@ afterAll(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-function pool(hotThreads: number, youngMs: number): IsolatePool {
-  const p = new IsolatePool({ abortGraceMs: 500, idleMs: 60_000, hotThreads, youngMs });
+function pool(hotThreads: number, youngMs: number, spawnAfterMs?: number): IsolatePool {
+  const p = new IsolatePool({ abortGraceMs: 500, idleMs: 60_000, hotThreads, youngMs, spawnAfterMs });
   pools.push(p);
   return p;
 }
@@ -98,6 +98,25 @@ test('regression: a try waiting while a new thread starts for it runs on the hot
   expect(threadOf(await waiting)).toBe(hot);
   // The new thread came up and waits idle for the next try.
   expect(threadOf(await p.run(request('noop'), signal, () => {}))).toBe(hot);
+});
+
+test('regression: a try that waits past youngMs reuses the hot thread, and starts no new one before spawnAfterMs (a busy machine slowed short tries past 2 ms and started threads costing 0.3-0.8 s of CPU each)', async () => {
+  // One hot thread, young for 1 ms, new threads only behind tries older than 60 s. The hot
+  // thread is held well past youngMs (its pump looks every 1 ms meanwhile); with new threads
+  // started after youngMs, the waiting try would have had one started for it.
+  const p = pool(1, 1, 60_000);
+  const file = path.join(tmp, 'handoff-4');
+  const signal = new AbortController().signal;
+  const hot = threadOf(await p.run(request('noop'), signal, () => {}));
+  const blocked = p.run(request('block_until', { file }), signal, () => {});
+  const waiting = p.run(request('noop'), signal, () => {});
+  // Time passing is the condition under test here (not a stand-in for synchronisation).
+  await new Promise((r) => setTimeout(r, 50));
+  expect(p.size).toBe(1);
+  fs.writeFileSync(file, 'go');
+  expect(threadOf(await blocked)).toBe(hot);
+  expect(threadOf(await waiting)).toBe(hot);
+  expect(p.size).toBe(1);
 });
 
 test('a thread started for a waiting try that dies before it is up fails that try with the reason, and the pool starts no more for it', async () => {

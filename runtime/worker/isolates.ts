@@ -92,6 +92,12 @@ export interface IsolatePoolOptions {
   hotThreads?: number;
   /** A try younger than this holds its thread hot; waiting tries start `hotThreads` at a time each time this passes (default 2 ms). */
   youngMs?: number;
+  /**
+   * A new thread starts for waiting tries only once the hot threads' tries are older than
+   * this (default 50 ms, at least youngMs). A thread's start costs 0.3-0.8 s of CPU: short
+   * tries slowed past youngMs by a busy machine must not start threads that slow it more.
+   */
+  spawnAfterMs?: number;
 }
 
 /** An error with the stack the isolate reported (pointing at the DAG file's lines). */
@@ -143,10 +149,12 @@ export class IsolatePool {
   private waitTimer: NodeJS.Timeout | undefined;
   private readonly hotThreads: number;
   private readonly youngMs: number;
+  private readonly spawnAfterMs: number;
 
   constructor(private readonly options: IsolatePoolOptions) {
     this.hotThreads = options.hotThreads ?? Math.max(2, availableParallelism());
     this.youngMs = options.youngMs ?? 2;
+    this.spawnAfterMs = Math.max(this.youngMs, options.spawnAfterMs ?? 50);
   }
 
   /** Threads alive now (for the registry and tests). */
@@ -235,9 +243,9 @@ export class IsolatePool {
     return slot;
   }
 
-  /** Threads running a try that started under youngMs ago, or still starting with one. */
-  private young(): number {
-    const after = performance.now() - this.youngMs;
+  /** Threads running a try that started under `ms` (youngMs) ago, or still starting with one. */
+  private young(ms = this.youngMs): number {
+    const after = performance.now() - ms;
     let n = 0;
     for (const slot of this.slots) if (slot.busy && slot.current && !slot.dead && (slot.booting || slot.since > after)) n++;
     return n;
@@ -258,9 +266,10 @@ export class IsolatePool {
         next.start(slot);
         continue;
       }
-      // No idle thread: start one for the waiting tries (counted young while it starts), at most one each.
+      // No idle thread: start one for the waiting tries (counted young while it starts), at most
+      // one each, once the hot threads' tries are older than spawnAfterMs.
       const starting = this.starting();
-      if (starting >= this.waiting.length || this.young() + starting >= this.hotThreads) break;
+      if (starting >= this.waiting.length || this.young(this.spawnAfterMs) + starting >= this.hotThreads) break;
       const spawned = this.occupy(this.spawn(next.memoryLimitMb));
       spawned.thread.postMessage({ type: 'load', moduleUrl: next.moduleUrl } satisfies ToIsolate);
     }
