@@ -279,16 +279,17 @@ export class Worker extends EventEmitter {
     wake?.();
   }
 
-  private waitForWork(ms: number): Promise<void> {
-    if (this.wakePending) return Promise.resolve();
+  /** Until woken (true) or `ms` have passed (false). */
+  private waitForWork(ms: number): Promise<boolean> {
+    if (this.wakePending) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.wake = undefined;
-        resolve();
+        resolve(false);
       }, ms);
       this.wake = () => {
         clearTimeout(timer);
-        resolve();
+        resolve(true);
       };
     });
   }
@@ -310,18 +311,36 @@ export class Worker extends EventEmitter {
         this.wakePending = false;
         continue;
       }
+      // The queues may hold nothing (the last fetch did not fill every slot, and nothing has
+      // signalled work since): wait for a signal, or the poll (the backstop for a lost notification).
+      if (!this.fetchWanted && !this.adoptPending && !(this.poolWaitsUntil !== undefined && Date.now() >= this.poolWaitsUntil)) {
+        if (!(await this.waitForWork(this.options.pollIntervalMs))) this.fetchWanted = true;
+        this.wakePending = false;
+        continue;
+      }
       this.wakePending = false;
       if (this.poolWaitsUntil !== undefined && Date.now() >= this.poolWaitsUntil) {
         this.poolWaitsUntil = undefined;
         this.adoptPending = true;
       }
       if (this.adoptPending) {
+        let adopted = 0;
         try {
-          await this.adoptHandedBack();
+          adopted = await this.adoptHandedBack();
         } catch (err) {
           logger.warn({ err: toError(err).message }, 'adopting handed-back tries failed; retrying');
+          await this.waitForWork(1000);
         }
         if (this.free() <= 0) continue;
+        if (!this.fetchWanted) {
+          // Still pending but nothing adopted (what is handed back is not for this worker's
+          // task queues): look again at the next signal or poll, not at once.
+          if (!adopted && this.adoptPending) {
+            if (!(await this.waitForWork(this.options.pollIntervalMs))) this.fetchWanted = true;
+            this.wakePending = false;
+          }
+          continue;
+        }
       }
       let jobs: Job<TaskJobData>[];
       try {
@@ -329,15 +348,11 @@ export class Worker extends EventEmitter {
         jobs = await this.fetchJobs();
       } catch (err) {
         logger.warn({ err: toError(err).message }, 'fetching tasks failed; retrying');
+        this.fetchWanted = true;
         await this.waitForWork(1000);
         continue;
       }
-      if (!jobs.length) {
-        await this.waitForWork(this.options.pollIntervalMs);
-        // A poll that found the loop idle looks again (the backstop for a lost notification).
-        this.fetchWanted = true;
-        continue;
-      }
+      if (!jobs.length) continue;
       try {
         await this.claimAndStart(jobs);
       } catch (err) {
@@ -379,17 +394,23 @@ export class Worker extends EventEmitter {
   }
 
   /** Tries handed back by workers that could not run them, of DAGs this worker has: claimed directly. */
-  private async adoptHandedBack(): Promise<void> {
+  private async adoptHandedBack(): Promise<number> {
     const limit = this.free();
-    if (!this.dags.dags.size || limit <= 0) return;
+    // No DAGs loaded: nothing to adopt until some are (a reload signals adoption again).
+    if (!this.dags.dags.size) {
+      this.adoptPending = false;
+      return 0;
+    }
+    if (limit <= 0) return 0;
     const { rows: found } = await this.engine.pool.query<{ dag_id: string; run_id: string; task_id: string; try_number: number }>(sql('handed_back_tries'), [[...this.dags.dags.keys()], limit, stateList(TASK_CLAIMABLE)]);
     if (found.length < limit) this.adoptPending = false;
     // Only tries of the task queues this worker works: the others wait for a worker of theirs.
     const mine = found.filter((f) => this.options.queues.includes(taskOf(this.dags.dags.get(f.dag_id), f.task_id)?.queue ?? DEFAULT_TASK_QUEUE));
-    if (!mine.length) return;
+    if (!mine.length) return 0;
     const rows = await this.claim(mine.map((f) => ({ dagId: f.dag_id, runId: f.run_id, taskId: f.task_id, tryNumber: f.try_number })));
     if (rows.length) logger.info({ tries: rows.length, dag_ids: [...new Set(rows.map((r) => r.dag_id))] }, 'adopted tries handed back by workers that could not run them');
     for (const row of rows) this.startTry(row);
+    return rows.length;
   }
 
   /**
