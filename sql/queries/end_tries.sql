@@ -36,7 +36,8 @@ WITH j AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::text[])
     AS j(run_id, task_id, try_number, outcome, output, error, error_stack, logs, retryable, dag_hash)
 ), tries AS (
-  SELECT ti.run_id, ti.task_id, ti.downstream, j.outcome,
+  -- With what `ended` writes, so it reads no other CTE per row.
+  SELECT ti.run_id, ti.task_id, ti.downstream, j.outcome, j.output,
     ti.state = 'running' AND ti.try_number = j.try_number AS live,
     CASE WHEN j.outcome = 'failed' AND j.retryable AND ti.try_number <= ti.max_tries THEN 'up_for_retry' ELSE j.outcome END AS final
   FROM weir.task_instance ti JOIN j ON ti.run_id = j.run_id AND ti.task_id = j.task_id
@@ -64,23 +65,28 @@ WITH j AS (
     OFFSET 0
     FOR NO KEY UPDATE OF ti
   ) ti
-), decided AS (
-  -- Per run: its successors to claim, and whether one needs more than this statement
-  -- (to be skipped or upstream_failed, or to run where the caller may not claim it).
-  SELECT s.run_id, count(*) FILTER (WHERE s.decision = 'run')::int AS claims,
-    bool_or(s.decision IN ('skip', 'upstream_failed') OR (s.decision = 'run' AND c.task_id IS NULL)) AS blocked
-  FROM successors s LEFT JOIN unnest($11::text[], $12::text[]) AS c(run_id, task_id) ON c.run_id = s.run_id AND c.task_id = s.task_id
-  GROUP BY s.run_id
+), per_run AS (
+  -- Per run, in one aggregate (a join of two per-run CTEs read one of them once per run):
+  -- its tries recorded now (n), whether all of them succeeded and still run (simple), its
+  -- successors to claim, and whether one needs more than this statement (to be skipped or
+  -- upstream_failed, or to run where the caller may not claim it).
+  SELECT x.run_id, sum(x.n)::int AS n, bool_and(x.simple) AS simple, sum(x.claims)::int AS claims, bool_or(x.blocked) AS blocked
+  FROM (
+    SELECT run_id, (live AND final <> 'up_for_retry')::int AS n, live AND outcome = 'success' AS simple, 0 AS claims, false AS blocked
+    FROM tries
+    UNION ALL
+    SELECT s.run_id, 0, true, (s.decision = 'run')::int,
+      s.decision IN ('skip', 'upstream_failed') OR (s.decision = 'run' AND c.task_id IS NULL)
+    FROM successors s LEFT JOIN unnest($11::text[], $12::text[]) AS c(run_id, task_id) ON c.run_id = s.run_id AND c.task_id = s.task_id
+  ) x
+  GROUP BY x.run_id
 ), runs AS (
-  SELECT r.run_id, r.unfinished, f.n, NOT $15::bool AND r.unfinished <= f.n AS ends, coalesce(d.claims, 0) AS claims,
-    $15::bool OR ((r.unfinished > f.n OR (r.run_id = ANY($16::text[]) AND r.state = 'running')) AND f.simple AND NOT coalesce(d.blocked, false)) AS simple
-  FROM weir.dag_run r JOIN (
-    SELECT run_id, count(*) FILTER (WHERE live AND final <> 'up_for_retry')::int AS n, bool_and(live AND outcome = 'success') AS simple
-    FROM tries GROUP BY run_id
-  ) f ON f.run_id = r.run_id
-  LEFT JOIN decided d ON d.run_id = r.run_id
-  -- After the successors' rows are locked.
-  WHERE (SELECT count(*) FROM successors) >= 0
+  -- Locked after the successors' rows: per_run reads successors.
+  SELECT r.run_id, r.unfinished, f.n, NOT $15::bool AND r.unfinished <= f.n AS ends, f.claims,
+    $15::bool OR ((r.unfinished > f.n OR (r.run_id = ANY($16::text[]) AND r.state = 'running')) AND f.simple AND NOT f.blocked) AS simple
+  FROM per_run f CROSS JOIN LATERAL (
+    SELECT r.* FROM weir.dag_run r WHERE r.run_id = f.run_id OFFSET 0
+  ) r
   ORDER BY r.run_id
   FOR NO KEY UPDATE OF r
 ), recorded AS (
@@ -94,11 +100,12 @@ WITH j AS (
 ), ended AS (
   UPDATE weir.task_instance ti SET
     state = t.final::weir.ti_state,
-    output = j.output::jsonb, end_date = now(),
+    output = t.output::jsonb, end_date = now(),
     duration_ms = extract(epoch FROM (now() - ti.start_date)) * 1000, heartbeat_at = NULL
-  FROM tries t JOIN j ON j.run_id = t.run_id AND j.task_id = t.task_id
-  WHERE ti.run_id = t.run_id AND ti.task_id = t.task_id AND t.live AND t.run_id IN (SELECT run_id FROM recorded)
-    AND ti.state = 'running' AND ti.try_number = j.try_number
+  -- Recorded as a column (a hashed lookup), not a join read once per try. t.live was read
+  -- from the row locked in `tries`: it is still the running try.
+  FROM (SELECT t.*, t.run_id IN (SELECT run_id FROM recorded) AS recorded FROM tries t) t
+  WHERE ti.run_id = t.run_id AND ti.task_id = t.task_id AND t.live AND t.recorded
   RETURNING ti.run_id, ti.task_id, ti.try_number, ti.state, ti.start_date, ti.end_date, ti.duration_ms, ti.hostname
 ), tried AS (
   INSERT INTO weir.task_try AS t (run_id, task_id, try_number, state, start_date, end_date, duration_ms, error, error_stack, hostname, dag_hash, logs)
@@ -154,8 +161,9 @@ SELECT 'successor', run_id, task_id, NULL, trigger_rule, up_total, up_success, u
   FROM counted WHERE NOT claim
 UNION ALL
 SELECT 'claimed', c.run_id, c.task_id, NULL, NULL, 0, 0, 0, 0, 0, NULL, 0, c.try_number, c.max_tries,
-    f.dag_id, f.conf, f.logical_date, f.data_interval_start, f.data_interval_end, f.queue
-  FROM counted c JOIN finished f ON f.run_id = c.run_id WHERE c.claim
+    r.dag_id, r.conf, r.logical_date, r.data_interval_start, r.data_interval_end, r.queue
+  -- Looked up by key (these columns never change): a join with `finished` read it once per claim.
+  FROM counted c CROSS JOIN LATERAL (SELECT r.* FROM weir.dag_run r WHERE r.run_id = c.run_id OFFSET 0) r WHERE c.claim
 UNION ALL
 SELECT 'run', run_id, NULL, ended_as, NULL, 0, 0, 0, 0, 0, NULL, unfinished, 0, 0, dag_id, NULL, NULL, NULL, NULL, NULL FROM finished
 UNION ALL
