@@ -279,6 +279,12 @@ export class Worker extends EventEmitter {
     wake?.();
   }
 
+  /** Wait for a signal, or the poll (the backstop for a lost notification), after which the queues are fetched again. */
+  private async idle(): Promise<void> {
+    if (!(await this.waitForWork(this.options.pollIntervalMs))) this.fetchWanted = true;
+    this.wakePending = false;
+  }
+
   /** Until woken (true) or `ms` have passed (false). */
   private waitForWork(ms: number): Promise<boolean> {
     if (this.wakePending) return Promise.resolve(true);
@@ -311,15 +317,15 @@ export class Worker extends EventEmitter {
         this.wakePending = false;
         continue;
       }
+      const poolDue = this.poolWaitsUntil !== undefined && Date.now() >= this.poolWaitsUntil;
       // The queues may hold nothing (the last fetch did not fill every slot, and nothing has
-      // signalled work since): wait for a signal, or the poll (the backstop for a lost notification).
-      if (!this.fetchWanted && !this.adoptPending && !(this.poolWaitsUntil !== undefined && Date.now() >= this.poolWaitsUntil)) {
-        if (!(await this.waitForWork(this.options.pollIntervalMs))) this.fetchWanted = true;
-        this.wakePending = false;
+      // signalled work since).
+      if (!this.fetchWanted && !this.adoptPending && !poolDue) {
+        await this.idle();
         continue;
       }
       this.wakePending = false;
-      if (this.poolWaitsUntil !== undefined && Date.now() >= this.poolWaitsUntil) {
+      if (poolDue) {
         this.poolWaitsUntil = undefined;
         this.adoptPending = true;
       }
@@ -335,10 +341,7 @@ export class Worker extends EventEmitter {
         if (!this.fetchWanted) {
           // Still pending but nothing adopted (what is handed back is not for this worker's
           // task queues): look again at the next signal or poll, not at once.
-          if (!adopted && this.adoptPending) {
-            if (!(await this.waitForWork(this.options.pollIntervalMs))) this.fetchWanted = true;
-            this.wakePending = false;
-          }
+          if (!adopted && this.adoptPending) await this.idle();
           continue;
         }
       }
