@@ -1,7 +1,8 @@
 /**
- * The one-statement step (end_tries.sql without its "record everything" flag, called by
- * endTriesFast): what it records and claims by itself, what it leaves untouched for
- * endTries' transaction, and a join whose upstreams end on two workers at once.
+ * The one-statement step (called by endTriesFast: end_try.sql for one try, end_tries.sql
+ * without its "record everything" flag for a batch): what it records and claims by
+ * itself, what it leaves untouched for endTries' transaction, and a join whose upstreams
+ * end on two workers at once.
  */
 import { dag } from '../runtime/index.ts';
 import { endTriesFast, endTries, type EndTryInput, type LocalClaim } from '../runtime/engine/runs.ts';
@@ -80,6 +81,21 @@ test('a step records the try and claims its ready successor in one statement; wi
   const stale = await endTries(te.engine, te.dags.dags, [success(runId, 'a', 1)], local(1));
   expect(stale.results).toEqual([{ recorded: false }]);
   expect(await row(runId, 'b')).toMatchObject({ state: 'running', up_success: 1 });
+});
+
+test('a batch of tries of several runs is one statement too: each run recorded as its one try would be, or left whole', async () => {
+  const runs = [await te.trigger('step_chain'), await te.trigger('step_chain'), await te.trigger('step_chain')];
+  for (const runId of runs) await claim(runId, 'a');
+  // Room for two claims: the first two runs in key order are recorded and claim b; the third is left untouched.
+  const [r1, r2, r3] = [...runs].sort();
+  const room = local(2);
+  const batch = await endTriesFast(te.engine, te.dags.dags, [success(r3!, 'a', 1), success(r1!, 'a', 1), success(r2!, 'a', 1)], room);
+  expect(batch.results).toEqual([undefined, { recorded: true, state: 'success' }, { recorded: true, state: 'success' }]);
+  expect(batch.claimed.map((c) => `${c.runId} ${c.taskId}`).sort()).toEqual([`${r1} b`, `${r2} b`]);
+  expect(room.capacity).toBe(0);
+  for (const runId of [r1!, r2!]) expect(await row(runId, 'b')).toMatchObject({ state: 'running', up_success: 1, hostname: 'test-host' });
+  expect(await row(r3!, 'a')).toMatchObject({ state: 'running' });
+  expect(await row(r3!, 'b')).toMatchObject({ state: 'none', up_success: 0 });
 });
 
 const runRow = async (runId: string) => (await te.db.pool.query<{ state: string; unfinished: number }>('SELECT state, unfinished FROM weir.dag_run WHERE run_id = $1', [runId])).rows[0]!;

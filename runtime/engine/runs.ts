@@ -517,9 +517,10 @@ export interface FastEndResult {
 }
 
 /**
- * The hot path of a step, in one autocommit statement (end_tries.sql without $15): the
- * tries of runs whose step needs nothing more are recorded, and their successors that
- * may run are claimed for the caller within `local.capacity`. That is every run whose
+ * The hot path of a step, in one autocommit statement (end_tries.sql without $15, or
+ * end_try.sql when the batch is one try): the tries of runs whose step needs nothing
+ * more are recorded, and their successors that may run are claimed for the caller
+ * within `local.capacity`. That is every run whose
  * tries all succeeded (queuing nothing, writing no state, producing no asset, holding
  * no pool slot), and whose successors either wait or may run here. A run whose last
  * task this records ends in the statement too (unless its DAG pauses after a success,
@@ -555,9 +556,16 @@ export async function endTriesFast(engine: Engine, graphs: Map<string, DagGraph>
   }
   // A one-shot DAG (pauseAfterSuccess) is paused where its run ends: in endTries.
   const mayEnd = [...new Set(chosen.filter((i) => !graphs.get(i.dagId)!.options.pauseAfterSuccess).map((i) => i.runId))];
-  const { rows } = await engine.pool.query<EndTriesRow>(sql('end_tries'), [
-    ...endTriesParams(chosen, graphs), claimRuns, claimTasks, local?.capacity ?? 0, local?.hostname ?? '', false, mayEnd, stateList(TASK_FAILED),
-  ]);
+  const one = chosen.length === 1 ? chosen[0]! : undefined;
+  // One try (a linear step): the same step in a statement a third smaller than a batch's.
+  const { rows } = one
+    ? await engine.pool.query<EndTriesRow>(sql('end_try'), [
+      one.runId, one.taskId, one.tryNumber, storedOutcome(one.outcome).output, JSON.stringify(one.logs), graphs.get(one.dagId)?.hash ?? null,
+      claimTasks, local?.capacity ?? 0, local?.hostname ?? '', mayEnd.length > 0, stateList(TASK_FAILED),
+    ])
+    : await engine.pool.query<EndTriesRow>(sql('end_tries'), [
+      ...endTriesParams(chosen, graphs), claimRuns, claimTasks, local?.capacity ?? 0, local?.hostname ?? '', false, mayEnd, stateList(TASK_FAILED),
+    ]);
   const deferred = new Set(rows.filter((r) => r.kind === 'deferred').map((r) => r.run_id));
   const endedState = new Map(rows.filter((r) => r.kind === 'ended').map((r) => [`${r.run_id}\u0000${r.task_id}`, r.state as TaskState]));
   const endedRuns = rows.filter((r) => r.kind === 'run' && r.state);

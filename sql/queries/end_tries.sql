@@ -10,11 +10,12 @@
 -- * true: every run's tries are recorded, and the caller's transaction does what follows
 --   (queueing, skipping, ending runs: engine/runs.ts endTries).
 -- * false (the hot path, one autocommit round trip per step): only the runs whose step
---   needs nothing beyond this statement are recorded. That is, every try of the run
+--   needs nothing beyond this statement are recorded (weir.step_in_one_statement and
+--   weir.successor_needs_more, migration 0016). That is, every try of the run
 --   succeeded and is still the running one, the run does not end (or is one of $16,
 --   which may end here), no successor is skipped or upstream_failed, and every
 --   successor that may run is one the caller may claim ($11/$12), within $13 claims in
---   all, oldest run first. Those successors go none -> running on host $14 in the same
+--   all, oldest run first. A step of one try goes through end_try.sql instead. Those successors go none -> running on host $14 in the same
 --   row update that counts them. A run of $16 whose last task instance this records
 --   ends, succeeded or failed by weir.run_outcome ($17: TASK_FAILED), announced on
 --   `weir_run` (`<run_id>:<state>`). Other runs are left untouched, returned as 'deferred'.
@@ -76,14 +77,14 @@ WITH j AS (
     FROM tries
     UNION ALL
     SELECT s.run_id, 0, true, (s.decision = 'run')::int,
-      s.decision IN ('skip', 'upstream_failed') OR (s.decision = 'run' AND c.task_id IS NULL)
+      weir.successor_needs_more(s.decision, c.task_id IS NOT NULL)
     FROM successors s LEFT JOIN unnest($11::text[], $12::text[]) AS c(run_id, task_id) ON c.run_id = s.run_id AND c.task_id = s.task_id
   ) x
   GROUP BY x.run_id
 ), runs AS (
   -- Locked after the successors' rows: per_run reads successors.
   SELECT r.run_id, r.unfinished, f.n, NOT $15::bool AND r.unfinished <= f.n AS ends, f.claims,
-    $15::bool OR ((r.unfinished > f.n OR (r.run_id = ANY($16::text[]) AND r.state = 'running')) AND f.simple AND NOT f.blocked) AS simple
+    $15::bool OR weir.step_in_one_statement(f.simple, f.blocked, r.unfinished, f.n, r.run_id = ANY($16::text[]), r.state) AS simple
   FROM per_run f CROSS JOIN LATERAL (
     SELECT r.* FROM weir.dag_run r WHERE r.run_id = f.run_id OFFSET 0
   ) r
