@@ -557,7 +557,7 @@ export async function endTriesFast(engine: Engine, graphs: Map<string, DagGraph>
   // A one-shot DAG (pauseAfterSuccess) is paused where its run ends: in endTries.
   const mayEnd = [...new Set(chosen.filter((i) => !graphs.get(i.dagId)!.options.pauseAfterSuccess).map((i) => i.runId))];
   const one = chosen.length === 1 ? chosen[0]! : undefined;
-  // One try (a linear step): the same step in a statement a third smaller than a batch's.
+  // One try (a linear step): the same step in a smaller statement than a batch's (end_try.sql).
   const { rows } = one
     ? await engine.pool.query<EndTriesRow>(sql('end_try'), [
       one.runId, one.taskId, one.tryNumber, storedOutcome(one.outcome).output, JSON.stringify(one.logs), graphs.get(one.dagId)?.hash ?? null,
