@@ -520,9 +520,9 @@ export interface FastEndResult {
  * The hot path of a step, in one autocommit statement (end_tries.sql without $15, or
  * end_try.sql when the batch is one try): the tries of runs whose step needs nothing
  * more are recorded, and their successors that may run are claimed for the caller
- * within `local.capacity`. That is every run whose
- * tries all succeeded (queuing nothing, writing no state, producing no asset, holding
- * no pool slot), and whose successors either wait or may run here. A run whose last
+ * within `local.capacity`. That is every run whose tries all succeeded (queuing
+ * nothing, writing no state, producing no asset, holding no pool slot), and whose
+ * successors either wait or may run here. A run whose last
  * task this records ends in the statement too (unless its DAG pauses after a success,
  * which endTries does), and queued runs of its DAG are admitted after (admitAfterCommit,
  * their first tasks claimed for the caller while it has room). The rest are returned

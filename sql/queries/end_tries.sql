@@ -15,10 +15,11 @@
 --   succeeded and is still the running one, the run does not end (or is one of $16,
 --   which may end here), no successor is skipped or upstream_failed, and every
 --   successor that may run is one the caller may claim ($11/$12), within $13 claims in
---   all, oldest run first. A step of one try goes through end_try.sql instead. Those successors go none -> running on host $14 in the same
+--   all, oldest run first. Those successors go none -> running on host $14 in the same
 --   row update that counts them. A run of $16 whose last task instance this records
 --   ends, succeeded or failed by weir.run_outcome ($17: TASK_FAILED), announced on
 --   `weir_run` (`<run_id>:<state>`). Other runs are left untouched, returned as 'deferred'.
+--   The caller sends a step of one try to end_try.sql instead (the same step, a smaller plan).
 -- Rows are locked before anything is decided, tries first, then successors, then runs
 -- (the order of every other writer), so decisions read the newest committed counters.
 -- Tries: parallel arrays $1 run_id[], $2 task_id[], $3 try_number[], $4 outcome[]
