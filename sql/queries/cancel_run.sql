@@ -3,9 +3,17 @@
 -- workers abort them on the weir_cancel notification), task instances not started are skipped, and the run ends.
 -- Returns the run's dag_id, or nothing when it had finished already. $1 run_id, $2 note,
 -- $3 the run states it may end from (RUN_UNFINISHED), $4 task states it ends (TASK_UNFINISHED)
-WITH run AS (
+WITH locked AS (
+  -- The task instances first, in key order, then the run: the order of every other writer
+  -- (a claim of the run's first task locks its task instance, then the run; the reverse
+  -- order here deadlocked with it).
+  SELECT ti.task_id FROM weir.task_instance ti
+  WHERE ti.run_id = $1 AND ti.state = ANY($4::weir.ti_state[])
+  ORDER BY ti.task_id
+  FOR NO KEY UPDATE
+), run AS (
   UPDATE weir.dag_run SET state = 'failed', end_date = now(), note = $2, unfinished = 0
-  WHERE run_id = $1 AND state = ANY($3::weir.run_state[])
+  WHERE run_id = $1 AND state = ANY($3::weir.run_state[]) AND (SELECT count(*) FROM locked) >= 0
   RETURNING run_id, dag_id
 ), tis AS (
   UPDATE weir.task_instance ti SET
