@@ -89,3 +89,42 @@ test('regression: 4 workers against max_connections=25 complete every run, none 
     fs.rmSync(home, { recursive: true, force: true });
   }
 }, 180_000);
+
+test('a worker killed while claiming a try leaves its job fetchable at once: the fetch, the claim and the job\'s completion commit together (the job stayed active, and the run stuck, until pg-boss expired it 120 s later)', async () => {
+  const testDb = await createTestDatabase();
+  const pool = new pg.Pool({ connectionString: testDb.url, max: 3 });
+  const env = { WEIR_DATABASE_URL: testDb.url, WEIR_DAGS_FOLDER: path.join(ROOT, 'tests', 'fixtures', 'dags-isolation') };
+  expect((await runWeir(['db', 'migrate'], env)).code).toBe(0);
+  const runId = JSON.parse((await runWeir(['trigger', 'chain', '--json'], env)).stdout).run_id as string;
+  const jobStates = async () => (await pool.query<{ state: string }>("SELECT state::text FROM pgboss.job WHERE data->>'runId' = $1 ORDER BY created_on", [runId])).rows.map((r) => r.state);
+  expect(await jobStates()).toEqual(['created']);
+  // The first task instance's row is held, so the worker's claim waits inside its transaction.
+  const holder = await pool.connect();
+  await holder.query('BEGIN');
+  await holder.query("SELECT 1 FROM weir.task_instance WHERE run_id = $1 AND task_id = 'step_1' FOR UPDATE", [runId]);
+  const first = startWeir(['worker'], env);
+  try {
+    await first.waitFor(/worker started/);
+    await eventually(async () => (await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'weir%' AND wait_event_type = 'Lock'")).rows[0]!.n > 0, 30_000, 'the claim to wait for the held row');
+    // Fetched but not committed: to everyone else the job is still waiting, not taken.
+    expect(await jobStates()).toEqual(['created']);
+    first.child.kill('SIGKILL');
+    await first.stop();
+    await pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'weir%'");
+  } finally {
+    await holder.query('ROLLBACK');
+    holder.release();
+  }
+  expect(await jobStates()).toEqual(['created']);
+  const second = startWeir(['worker'], env);
+  try {
+    await second.waitFor(/worker started/);
+    await eventually(async () => (await pool.query("SELECT state FROM weir.dag_run WHERE run_id = $1", [runId])).rows[0]?.state === 'success', 60_000, 'the run to succeed on the second worker');
+    // Each try's job was completed in the commit that claimed it: none is left active.
+    expect(new Set(await jobStates())).toEqual(new Set(['completed']));
+  } finally {
+    expect(await second.stop()).toBe(0);
+    await pool.end();
+    await testDb.drop();
+  }
+}, 120_000);
