@@ -189,3 +189,32 @@ describe('in-process engines', () => {
     expect(await te.waitForRun(runId)).toBe('success');
   });
 });
+
+test('a starting worker forgets registry rows of workers gone for more than 7 days, and keeps the recent ones', async () => {
+  const testDb = await createTestDatabase();
+  const pool = new pg.Pool({ connectionString: testDb.url });
+  const env = { WEIR_DATABASE_URL: testDb.url, WEIR_DAGS_FOLDER: path.join(ROOT, 'tests', 'fixtures', 'dags-crash') };
+  expect((await runWeir(['db', 'migrate'], env)).code).toBe(0);
+  // Rows as earlier workers left them: silent 8 days, stopped 8 days ago, silent 1 day.
+  const seed = (id: string, seenAgo: string, stopped: boolean) => pool.query(
+    `INSERT INTO weir.worker (worker_id, hostname, pid, version, queue, concurrency, isolation, lost_after_ms, started_at, last_seen_at, stopped_at)
+     VALUES ($1, 'old-host', 1, '0.0.1', 'weir_task', 4, 'thread', 30000, now() - $2::interval - interval '1 hour', now() - $2::interval, CASE WHEN $3 THEN now() - $2::interval END)`,
+    [id, seenAgo, stopped]);
+  await seed('silent-8d', '8 days', false);
+  await seed('stopped-8d', '8 days', true);
+  await seed('silent-1d', '1 day', false);
+  const worker = startWeir(['worker'], env);
+  try {
+    await worker.waitFor(/worker started/);
+    const ids = (await pool.query<{ worker_id: string }>('SELECT worker_id FROM weir.worker ORDER BY started_at')).rows.map((r) => r.worker_id);
+    expect(ids).toHaveLength(2);
+    expect(ids[0]).toBe('silent-1d');
+    expect(ids[1]).toMatch(new RegExp(`:${worker.child.pid}:`));
+    const listed = JSON.parse((await runWeir(['workers', 'list', '--json'], env)).stdout).workers as { worker_id: string; status: string }[];
+    expect(listed.map((w) => w.status)).toEqual(['alive', 'gone']);
+  } finally {
+    expect(await worker.stop()).toBe(0);
+    await pool.end();
+    await testDb.drop();
+  }
+});

@@ -17,6 +17,9 @@ import { redact } from '../redact.ts';
 import { WEIR_VERSION } from '../package/manifest.mjs';
 
 
+/** Registry rows of workers stopped or silent for longer than this are deleted (prune_workers.sql). */
+export const WORKER_RETENTION_DAYS = 7;
+
 export interface HeartbeatEntry {
   runId: string;
   taskId: string;
@@ -54,6 +57,8 @@ export class Reaper {
   async start(): Promise<void> {
     await this.connect().catch((err) => logger.warn({ err: toError(err).message }, 'no connection of its own for heartbeats yet; using the pool'));
     await this.register();
+    await this.prune();
+    this.timers.push(setInterval(() => void this.prune(), 6 * 3600_000));
     this.timers.push(setInterval(() => void this.heartbeat(), this.options.heartbeatIntervalMs));
     this.timers.push(setInterval(() => void this.reapLostTries(), this.options.reapIntervalMs));
   }
@@ -68,6 +73,12 @@ export class Reaper {
     await this.engine.pool.query(sql('register_worker'), [
       o.workerId, os.hostname(), process.pid, WEIR_VERSION, o.queue, o.concurrency, o.isolation, o.lostAfterMs, JSON.stringify(dags), JSON.stringify(broken),
     ]);
+  }
+
+  /** Forget workers gone for WORKER_RETENTION_DAYS (never throws). */
+  private async prune(): Promise<void> {
+    await this.engine.pool.query(sql('prune_workers'), [WORKER_RETENTION_DAYS])
+      .catch((err) => logger.warn({ err: toError(err).message }, 'pruning the worker registry failed'));
   }
 
   private async connect(): Promise<pg.Client> {
