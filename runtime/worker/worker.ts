@@ -363,7 +363,7 @@ export class Worker extends EventEmitter {
    * is done: its try claimed (or found stale: cleared, cancelled, a duplicate) or handed back.
    * Completing the jobs in a commit of its own, after the claim, ran alongside the first step
    * of the tries it had started and made that step wait for its flush (a linear run's first
-   * gap was ~0.3 ms longer than the others). A transient failure rolls everything back and
+   * gap was 0.3-0.5 ms longer than the others). A transient failure rolls everything back and
    * the jobs are fetchable again at once; a claim PostgreSQL refuses on a value fails the
    * jobs instead (pg-boss retries them later), so that one bad job cannot hold up the queue.
    * The free slots are held meanwhile, so that successors claimed by ends recorded during
@@ -378,9 +378,8 @@ export class Worker extends EventEmitter {
     let fetched: Job<TaskJobData>[] = [];
     let handedBack: Job<TaskJobData>[] = [];
     this.reserved += room;
-    let rows: ClaimedRow[];
     try {
-      rows = await retryTransient('fetch and claim tries', () => withTransaction(this.engine.pool, async (tx) => {
+      const rows = await retryTransient('fetch and claim tries', () => withTransaction(this.engine.pool, async (tx) => {
         const db = bossDb(tx);
         fetched = await this.fetchJobs(db, room);
         if (!fetched.length) return [];
@@ -391,14 +390,14 @@ export class Worker extends EventEmitter {
         await this.settleJobs(fetched, { db });
         return claimed;
       }), 6);
+      for (const row of rows) this.startTry(row);
     } catch (err) {
-      this.reserved -= room;
       // Rolled back: the jobs are fetchable again. One that the claim refuses is failed, so it waits out a retry delay.
       if (isDataError(err) && fetched.length) await this.settleJobs(fetched, { fail: `claim failed on ${this.workerId}: ${toError(err).message}` }).catch(() => {});
       throw err;
+    } finally {
+      this.reserved -= room;
     }
-    this.reserved -= room;
-    for (const row of rows) this.startTry(row);
     if (handedBack.length) this.warnHandedBack(handedBack);
   }
 
