@@ -13,6 +13,7 @@ WITH locked AS (
   FOR NO KEY UPDATE
 ), run AS (
   UPDATE weir.dag_run SET state = 'failed', end_date = now(), note = $2, unfinished = 0
+  -- Always true: it only makes `locked` run (and take its locks) before this row is locked.
   WHERE run_id = $1 AND state = ANY($3::weir.run_state[]) AND (SELECT count(*) FROM locked) >= 0
   RETURNING run_id, dag_id
 ), tis AS (
