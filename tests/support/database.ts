@@ -35,6 +35,14 @@ export async function createTestDatabase(prefix = 'weir_test'): Promise<TestData
       const client = new pg.Client({ connectionString: adminUrl() });
       await client.connect();
       try {
+        // pg-pool's end() resolves before its connections have closed: FORCE would terminate
+        // those too, and their clients report the FATAL as an unhandled 'error' (a test failed
+        // so). Let them close first (50 looks, 20 ms apart); FORCE ends what is still there.
+        for (let look = 0; look < 50; look++) {
+          const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]);
+          if (rows[0]!.n === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
         await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
         await client.end();
